@@ -1,0 +1,277 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-ci/gantry/internal/gitrepo"
+	"github.com/gantry-ci/gantry/internal/pipeline"
+	"github.com/gantry-ci/gantry/internal/plan"
+)
+
+// planFlags are the flags `plan` and `run` share: what pipeline to create.
+type planFlags struct {
+	branch, tag, source string
+	vars                []string
+	changed             []string
+	mrSource, mrTarget  string
+}
+
+func (f *planFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.branch, "branch", "", "plan for a push to this branch (default: the current branch)")
+	fl.StringVar(&f.tag, "tag", "", "plan for this tag")
+	fl.StringVar(&f.source, "source", plan.SourcePush, "pipeline source: push, merge_request_event, schedule, web, api, trigger, pipeline")
+	fl.StringArrayVar(&f.vars, "var", nil, "a pipeline variable KEY=VALUE (repeatable); wins over the file's variables")
+	fl.StringArrayVar(&f.changed, "changed", nil, "a changed path for rules:changes (repeatable); without it changes are taken from git")
+	fl.StringVar(&f.mrTarget, "target-branch", "", "merge request target branch (merge_request_event; default: the default branch)")
+}
+
+var sources = []string{plan.SourcePush, plan.SourceMergeRequest, plan.SourceSchedule, plan.SourceWeb, plan.SourceAPI, plan.SourceTrigger, plan.SourcePipeline}
+
+// input builds the plan input from the flags and the repository.
+func (f *planFlags) input(ctx context.Context, file string) (plan.Input, error) {
+	in := plan.Input{Source: f.source, Now: time.Now()}
+	found := false
+	for _, s := range sources {
+		found = found || s == f.source
+	}
+	if !found {
+		return in, fmt.Errorf("unknown --source %q (one of %s)", f.source, strings.Join(sources, ", "))
+	}
+	if f.branch != "" && f.tag != "" {
+		return in, errors.New("--branch and --tag exclude each other")
+	}
+	for _, kv := range f.vars {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return in, fmt.Errorf("--var %q: want KEY=VALUE", kv)
+		}
+		in.Variables = append(in.Variables, pipeline.Variable{Name: k, Value: v})
+	}
+	root := repoRoot(ctx, file)
+	in.Files = os.DirFS(root)
+	in.Project = plan.Project{Name: filepath.Base(root), Path: "local/" + filepath.Base(root), Dir: root, DefaultBranch: "main"}
+	info, gitErr := gitrepo.Inspect(ctx, root)
+	if gitErr == nil {
+		in.Commit = plan.Commit{SHA: info.SHA, BeforeSHA: info.BeforeSHA, Message: info.Message, Author: info.Author, Timestamp: info.Timestamp}
+		in.Project.DefaultBranch = info.DefaultBranch
+		in.Ref = info.Branch
+		if info.Branch == "" && info.Tag != "" {
+			in.Ref, in.IsTag = info.Tag, true
+		}
+	}
+	switch {
+	case f.tag != "":
+		in.Ref, in.IsTag = f.tag, true
+	case f.branch != "":
+		in.Ref = f.branch
+	}
+	if in.Ref == "" {
+		in.Ref = in.Project.DefaultBranch
+	}
+	if f.source == plan.SourceMergeRequest {
+		if in.IsTag {
+			return in, errors.New("a merge request pipeline runs for a branch, not a tag")
+		}
+		target := f.mrTarget
+		if target == "" {
+			target = in.Project.DefaultBranch
+		}
+		in.MergeRequest = &plan.MergeRequest{IID: 1, SourceBranch: in.Ref, TargetBranch: target, Title: firstLine(in.Commit.Message)}
+	}
+	switch {
+	case len(f.changed) > 0:
+		in.Changed, in.ChangesKnown = f.changed, true
+	case gitErr == nil && !in.IsTag:
+		base := info.BeforeSHA
+		if in.MergeRequest != nil {
+			base = in.MergeRequest.TargetBranch
+		}
+		if changed, err := gitrepo.ChangedFiles(ctx, root, base); err == nil {
+			in.Changed, in.ChangesKnown = changed, true
+		}
+	}
+	return in, nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func newPlanCmd() *cobra.Command {
+	var (
+		flags  planFlags
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "plan [FILE]",
+		Short: "Show which jobs a pipeline would run for a ref and event, and why",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file := defaultFile(args)
+			p, err := loadPipeline(cmd.Context(), file)
+			if err != nil {
+				var errs pipeline.Errors
+				if errors.As(err, &errs) {
+					for _, e := range errs {
+						fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
+					}
+					return silentExit(ExitFailed)
+				}
+				return &exitError{code: ExitUsage, err: err}
+			}
+			in, err := flags.input(cmd.Context(), file)
+			if err != nil {
+				return &exitError{code: ExitUsage, err: err}
+			}
+			pl, err := plan.Make(p, in)
+			if err != nil {
+				return &exitError{code: ExitFailed, err: err}
+			}
+			if asJSON {
+				return writePlanJSON(cmd.OutOrStdout(), pl)
+			}
+			writePlanText(cmd.OutOrStdout(), pl, in)
+			return nil
+		},
+	}
+	flags.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	return cmd
+}
+
+// jsonPlan is the stable JSON shape of `gantry plan --json`.
+type jsonPlan struct {
+	Created bool           `json:"created"`
+	Reason  string         `json:"reason,omitempty"`
+	Name    string         `json:"name,omitempty"`
+	Stages  []string       `json:"stages"`
+	Jobs    []jsonJob      `json:"jobs"`
+	Skipped []plan.Skipped `json:"skipped"`
+	Notices []string       `json:"notices,omitempty"`
+}
+
+type jsonJob struct {
+	Name          string        `json:"name"`
+	Base          string        `json:"base,omitempty"`
+	Stage         string        `json:"stage"`
+	When          string        `json:"when"`
+	StartIn       string        `json:"start_in,omitempty"`
+	AllowFailure  bool          `json:"allow_failure"`
+	AllowExitCode []int         `json:"allow_failure_exit_codes,omitempty"`
+	Needs         []string      `json:"needs"`
+	Dependencies  []string      `json:"dependencies,omitempty"`
+	Reason        string        `json:"reason"`
+	NotExecuted   []plan.Notice `json:"not_executed,omitempty"`
+}
+
+func toJSONPlan(pl *plan.Plan) jsonPlan {
+	out := jsonPlan{Created: pl.Created, Reason: pl.Reason, Name: pl.Name, Stages: pl.Stages,
+		Jobs: []jsonJob{}, Skipped: pl.Skipped, Notices: pl.Notices}
+	if out.Stages == nil {
+		out.Stages = []string{}
+	}
+	if out.Skipped == nil {
+		out.Skipped = []plan.Skipped{}
+	}
+	for _, j := range pl.Jobs {
+		jj := jsonJob{Name: j.Name, Stage: j.Stage, When: string(j.When), AllowFailure: j.AllowFailure.Allowed || len(j.AllowFailure.ExitCodes) > 0,
+			AllowExitCode: j.AllowFailure.ExitCodes, Needs: []string{}, Dependencies: j.Dependencies, Reason: j.Reason, NotExecuted: j.NotExecuted}
+		if j.Base != j.Name {
+			jj.Base = j.Base
+		}
+		if j.StartIn > 0 {
+			jj.StartIn = j.StartIn.String()
+		}
+		for _, n := range j.Needs {
+			jj.Needs = append(jj.Needs, n.Job)
+		}
+		out.Jobs = append(out.Jobs, jj)
+	}
+	return out
+}
+
+func writePlanJSON(w io.Writer, pl *plan.Plan) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(toJSONPlan(pl))
+}
+
+func writePlanText(w io.Writer, pl *plan.Plan, in plan.Input) {
+	what := "branch " + in.Ref
+	if in.IsTag {
+		what = "tag " + in.Ref
+	}
+	if !pl.Created {
+		fmt.Fprintf(w, "No pipeline for %s (%s): %s\n", what, in.Source, pl.Reason)
+		return
+	}
+	title := "Pipeline"
+	if pl.Name != "" {
+		title = fmt.Sprintf("Pipeline %q", pl.Name)
+	}
+	fmt.Fprintf(w, "%s for %s (%s): %d job(s)\n", title, what, in.Source, len(pl.Jobs))
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for _, stage := range pl.Stages {
+		fmt.Fprintf(tw, "\nstage %s\n", stage)
+		for _, j := range pl.Jobs {
+			if j.Stage != stage {
+				continue
+			}
+			when := string(j.When)
+			if j.StartIn > 0 {
+				when += " " + j.StartIn.String()
+			}
+			if j.AllowFailure.Allowed {
+				when += ", may fail"
+			} else if len(j.AllowFailure.ExitCodes) > 0 {
+				when += fmt.Sprintf(", may fail with %v", j.AllowFailure.ExitCodes)
+			}
+			needs := "stage order"
+			if j.Needs != nil {
+				names := make([]string, len(j.Needs))
+				for i, n := range j.Needs {
+					names[i] = n.Job
+				}
+				needs = "needs [" + strings.Join(names, ", ") + "]"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", j.Name, when, needs, j.Reason)
+		}
+	}
+	tw.Flush()
+	if len(pl.Skipped) > 0 {
+		fmt.Fprintf(w, "\nleft out\n")
+		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+		for _, s := range pl.Skipped {
+			fmt.Fprintf(tw, "  %s\t%s\n", s.Name, s.Reason)
+		}
+		tw.Flush()
+	}
+	var notes []string
+	for _, j := range pl.Jobs {
+		for _, n := range j.NotExecuted {
+			notes = append(notes, fmt.Sprintf("  %s: %s — %s", j.Name, n.Keyword, n.Reason))
+		}
+	}
+	if len(notes) > 0 || len(pl.Notices) > 0 {
+		fmt.Fprintf(w, "\nwill not take effect\n")
+		for _, n := range pl.Notices {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+		for _, n := range notes {
+			fmt.Fprintln(w, n)
+		}
+	}
+}

@@ -1,0 +1,293 @@
+package gitlab
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gantry-ci/gantry/internal/pipeline"
+)
+
+// kind is the shape of a YAML value.
+type kind int
+
+const (
+	kNull kind = iota
+	kScalar
+	kMap
+	kSeq
+	kRef // a !reference [...] tag, resolved after includes are merged
+)
+
+// node is a YAML value with its position, after anchors, aliases and merge
+// keys are resolved. Nodes are never changed once built: merging makes new
+// nodes, so one aliased node may safely appear in many places.
+type node struct {
+	kind kind
+	pos  pipeline.Pos
+	tag  string // resolved YAML tag of a scalar: !!str, !!int, !!bool, !!float, !!null
+	str  string
+	keys []string // map keys in order
+	vals map[string]*node
+	kpos map[string]pipeline.Pos
+	seq  []*node
+}
+
+func (n *node) get(key string) *node {
+	if n == nil || n.kind != kMap {
+		return nil
+	}
+	return n.vals[key]
+}
+
+func (n *node) has(key string) bool {
+	return n.get(key) != nil || (n != nil && n.kind == kMap && n.hasKey(key))
+}
+
+func (n *node) hasKey(key string) bool {
+	_, ok := n.vals[key]
+	return ok
+}
+
+func (n *node) keyPos(key string) pipeline.Pos {
+	if p, ok := n.kpos[key]; ok {
+		return p
+	}
+	return n.pos
+}
+
+func (n *node) describe() string {
+	if n == nil {
+		return "nothing"
+	}
+	switch n.kind {
+	case kNull:
+		return "null"
+	case kMap:
+		return "a hash"
+	case kSeq:
+		return "an array"
+	case kRef:
+		return "a !reference"
+	}
+	switch n.tag {
+	case "!!int", "!!float":
+		return "a number"
+	case "!!bool":
+		return "a boolean"
+	}
+	return "a string"
+}
+
+func newMap(pos pipeline.Pos) *node {
+	return &node{kind: kMap, pos: pos, vals: map[string]*node{}, kpos: map[string]pipeline.Pos{}}
+}
+
+// set adds or replaces a key, keeping the first position of the key in order.
+func (n *node) set(key string, kp pipeline.Pos, v *node) {
+	if _, ok := n.vals[key]; !ok {
+		n.keys = append(n.keys, key)
+	}
+	n.vals[key] = v
+	n.kpos[key] = kp
+}
+
+// converter turns yaml.v3 nodes into nodes, resolving aliases and merge keys.
+type converter struct {
+	file  string
+	errs  *pipeline.Errors
+	depth int
+	// done caches converted anchors so that an alias used many times (the
+	// "billion laughs" shape) costs one conversion, not an exponential one.
+	done map[*yaml.Node]*node
+	busy map[*yaml.Node]bool
+}
+
+func (c *converter) pos(y *yaml.Node) pipeline.Pos {
+	return pipeline.Pos{File: c.file, Line: y.Line, Col: y.Column}
+}
+
+func (c *converter) errorf(p pipeline.Pos, path, format string, args ...any) {
+	*c.errs = append(*c.errs, &pipeline.Error{Pos: p, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+const maxDepth = 200
+
+func (c *converter) convert(y *yaml.Node) *node {
+	if y == nil {
+		return &node{kind: kNull}
+	}
+	if n, ok := c.done[y]; ok {
+		return n
+	}
+	if c.busy[y] {
+		c.errorf(c.pos(y), "", "recursive alias")
+		return &node{kind: kNull, pos: c.pos(y)}
+	}
+	c.depth++
+	defer func() { c.depth-- }()
+	if c.depth > maxDepth {
+		c.errorf(c.pos(y), "", "nesting deeper than %d levels", maxDepth)
+		return &node{kind: kNull, pos: c.pos(y)}
+	}
+	c.busy[y] = true
+	n := c.convertUncached(y)
+	delete(c.busy, y)
+	if y.Anchor != "" || y.Kind == yaml.AliasNode {
+		c.done[y] = n
+	}
+	return n
+}
+
+func (c *converter) convertUncached(y *yaml.Node) *node {
+	p := c.pos(y)
+	switch y.Kind {
+	case yaml.DocumentNode:
+		if len(y.Content) == 0 {
+			return &node{kind: kNull, pos: p}
+		}
+		return c.convert(y.Content[0])
+	case yaml.AliasNode:
+		n := c.convert(y.Alias)
+		return n
+	case yaml.ScalarNode:
+		tag := y.ShortTag()
+		if tag == "!!null" {
+			return &node{kind: kNull, pos: p, tag: tag}
+		}
+		if tag == "!reference" {
+			c.errorf(p, "", "!reference must be an array like !reference [.job, script]")
+			return &node{kind: kNull, pos: p}
+		}
+		return &node{kind: kScalar, pos: p, tag: tag, str: y.Value}
+	case yaml.SequenceNode:
+		n := &node{kind: kSeq, pos: p}
+		if y.Tag == "!reference" {
+			n.kind = kRef
+		}
+		for _, item := range y.Content {
+			n.seq = append(n.seq, c.convert(item))
+		}
+		return n
+	case yaml.MappingNode:
+		return c.convertMap(y)
+	}
+	return &node{kind: kNull, pos: p}
+}
+
+func (c *converter) convertMap(y *yaml.Node) *node {
+	n := newMap(c.pos(y))
+	var merges []*node
+	for i := 0; i+1 < len(y.Content); i += 2 {
+		k, v := y.Content[i], y.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			mv := c.convert(v)
+			switch mv.kind {
+			case kMap:
+				merges = append(merges, mv)
+			case kSeq:
+				for _, m := range mv.seq {
+					if m.kind == kMap {
+						merges = append(merges, m)
+					} else {
+						c.errorf(m.pos, "", "a merge key (<<) takes a hash or a list of hashes, not %s", m.describe())
+					}
+				}
+			default:
+				c.errorf(mv.pos, "", "a merge key (<<) takes a hash or a list of hashes, not %s", mv.describe())
+			}
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			c.errorf(c.pos(k), "", "a hash key must be a plain value")
+			continue
+		}
+		if _, dup := n.vals[k.Value]; dup {
+			// yaml.v3 already refuses duplicate keys; kept as a guard.
+			c.errorf(c.pos(k), "", "duplicate key %q", k.Value)
+		}
+		n.set(k.Value, c.pos(k), c.convert(v))
+	}
+	// YAML merge keys: explicit keys win; among merged hashes the first wins.
+	for _, m := range merges {
+		for _, key := range m.keys {
+			if _, ok := n.vals[key]; !ok {
+				n.set(key, m.kpos[key], m.vals[key])
+			}
+		}
+	}
+	return n
+}
+
+// parseDocuments parses a file's YAML documents into nodes.
+func parseDocuments(file string, data []byte, errs *pipeline.Errors) (docs []*node) {
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	c := &converter{file: file, errs: errs, done: map[*yaml.Node]*node{}, busy: map[*yaml.Node]bool{}}
+	defer func() {
+		// yaml.v3 has panicked on hostile input before; a pipeline file must
+		// get an error, never crash the server.
+		if r := recover(); r != nil {
+			*errs = append(*errs, &pipeline.Error{Pos: pipeline.Pos{File: file, Line: 1, Col: 1}, Msg: fmt.Sprintf("invalid YAML: %v", r)})
+			docs = nil
+		}
+	}()
+	for {
+		var y yaml.Node
+		err := dec.Decode(&y)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			line, col, msg := yamlErrorPos(data, err)
+			*errs = append(*errs, &pipeline.Error{Pos: pipeline.Pos{File: file, Line: line, Col: col}, Msg: "invalid YAML: " + msg})
+			return nil
+		}
+		docs = append(docs, c.convert(&y))
+		if len(docs) > 2 {
+			break
+		}
+	}
+	return docs
+}
+
+// yamlErrorPos finds where a YAML syntax error is. yaml.v3's messages carry
+// a line only sometimes, and not always the right one, so the position is the
+// first line at which a prefix of the file stops parsing (found by binary
+// search), pointing at that line's first character.
+func yamlErrorPos(data []byte, err error) (int, int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if strings.HasPrefix(msg, "line ") {
+		if _, rest, ok := strings.Cut(msg, ": "); ok {
+			msg = rest
+		}
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	parses := func(n int) bool {
+		dec := yaml.NewDecoder(strings.NewReader(strings.Join(lines[:n], "")))
+		for {
+			var y yaml.Node
+			if err := dec.Decode(&y); err != nil {
+				return errors.Is(err, io.EOF)
+			}
+		}
+	}
+	lo, hi := 0, len(lines) // parses(lo) holds, parses(hi) does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if parses(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	line := hi
+	col := 1
+	if line >= 1 && line <= len(lines) {
+		text := lines[line-1]
+		col = len(text) - len(strings.TrimLeft(text, " \t")) + 1
+	}
+	return line, col, msg
+}
