@@ -3,6 +3,7 @@ package cache
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"io/fs"
 	"path"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/fileset/extract"
@@ -19,6 +21,9 @@ import (
 // ErrCorrupt reports an archive that cannot be read to its end: truncated,
 // damaged, or not a gantry archive at all.
 var ErrCorrupt = errors.New("archive is corrupted")
+
+// zstdMagic starts every zstd frame (RFC 8878, section 3.1.1).
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
 // WriteArchive writes files from fsys to w as a zstd-compressed tar stream.
 // files are slash paths as returned by fileset.Resolve (regular files,
@@ -150,7 +155,12 @@ func (a *archiveWriter) addEntry(name string, info fs.FileInfo) error {
 // ("../x", "/abs", or a path through a symlink) stop the extraction with an
 // error wrapping extract.ErrUnsafePath; a damaged stream gives ErrCorrupt.
 func ExtractArchive(ctx context.Context, r io.Reader, destDir string) error {
-	zr, err := zstd.NewReader(bufio.NewReaderSize(r, 1<<20), zstd.WithDecoderConcurrency(2))
+	br := bufio.NewReaderSize(r, 1<<20)
+	// An empty or foreign file would otherwise read as an empty archive.
+	if magic, err := br.Peek(4); err != nil || !bytes.Equal(magic, zstdMagic) {
+		return fmt.Errorf("%w: not a zstd stream", ErrCorrupt)
+	}
+	zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(2))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
@@ -179,6 +189,12 @@ func readEntries(tr *tar.Reader, w *extract.Writer) error {
 			}
 			return fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
+		if isSparse(hdr) {
+			// A sparse entry can declare terabytes of holes in a few bytes
+			// of archive; gantry never writes them, so refuse rather than
+			// fill the disk with zeros.
+			return fmt.Errorf("%w: entry %q is a sparse file", ErrCorrupt, hdr.Name)
+		}
 		mode := fs.FileMode(hdr.Mode).Perm()
 		switch hdr.Typeflag {
 		case tar.TypeDir:
@@ -206,4 +222,16 @@ func (c corruptOnError) Read(p []byte) (int, error) {
 		err = fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return n, err
+}
+
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }

@@ -164,17 +164,20 @@ type jsonPlan struct {
 }
 
 type jsonJob struct {
-	Name          string        `json:"name"`
-	Base          string        `json:"base,omitempty"`
-	Stage         string        `json:"stage"`
-	When          string        `json:"when"`
-	StartIn       string        `json:"start_in,omitempty"`
-	AllowFailure  bool          `json:"allow_failure"`
-	AllowExitCode []int         `json:"allow_failure_exit_codes,omitempty"`
-	Needs         []string      `json:"needs"`
-	Dependencies  []string      `json:"dependencies,omitempty"`
-	Reason        string        `json:"reason"`
-	NotExecuted   []plan.Notice `json:"not_executed,omitempty"`
+	Name          string   `json:"name"`
+	Base          string   `json:"base,omitempty"`
+	Stage         string   `json:"stage"`
+	When          string   `json:"when"`
+	StartIn       string   `json:"start_in,omitempty"`
+	AllowFailure  bool     `json:"allow_failure"`
+	AllowExitCode []int    `json:"allow_failure_exit_codes,omitempty"`
+	Needs         []string `json:"needs"`
+	// StageOrder is true when the job has no needs: and waits for every
+	// earlier stage, false when it starts as soon as Needs are done.
+	StageOrder   bool          `json:"stage_order"`
+	Dependencies []string      `json:"dependencies,omitempty"`
+	Reason       string        `json:"reason"`
+	NotExecuted  []plan.Notice `json:"not_executed,omitempty"`
 }
 
 func toJSONPlan(pl *plan.Plan) jsonPlan {
@@ -198,6 +201,7 @@ func toJSONPlan(pl *plan.Plan) jsonPlan {
 		for _, n := range j.Needs {
 			jj.Needs = append(jj.Needs, n.Job)
 		}
+		jj.StageOrder = j.Needs == nil
 		out.Jobs = append(out.Jobs, jj)
 	}
 	return out
@@ -259,19 +263,26 @@ func writePlanText(w io.Writer, pl *plan.Plan, in plan.Input) {
 		}
 		tw.Flush()
 	}
-	var notes []string
+	// One line per keyword that will not take effect, naming its jobs.
+	var keywords []string
+	users := map[string][]string{}
+	reasons := map[string]string{}
 	for _, j := range pl.Jobs {
 		for _, n := range j.NotExecuted {
-			notes = append(notes, fmt.Sprintf("  %s: %s — %s", j.Name, n.Keyword, n.Reason))
+			if _, seen := users[n.Keyword]; !seen {
+				keywords = append(keywords, n.Keyword)
+			}
+			users[n.Keyword] = append(users[n.Keyword], j.Name)
+			reasons[n.Keyword] = n.Reason
 		}
 	}
-	if len(notes) > 0 || len(pl.Notices) > 0 {
+	if len(keywords) > 0 || len(pl.Notices) > 0 {
 		fmt.Fprintf(w, "\nwill not take effect\n")
 		for _, n := range pl.Notices {
 			fmt.Fprintf(w, "  %s\n", n)
 		}
-		for _, n := range notes {
-			fmt.Fprintln(w, n)
+		for _, k := range keywords {
+			fmt.Fprintf(w, "  %s (%s): %s\n", k, strings.Join(users[k], ", "), reasons[k])
 		}
 	}
 }

@@ -88,8 +88,12 @@ type Plan struct {
 	Reason  string
 	Name    string   // workflow:name, expanded
 	Stages  []string // stages that hold at least one job, in order
+	// AutoCancel is workflow:auto_cancel, for whatever cancels superseded
+	// pipelines.
+	AutoCancel pipeline.AutoCancel
 	// Variables are the pipeline-level variables (predefined < global <
-	// workflow rules < Input.Variables) every job starts from.
+	// workflow rules < Input.Variables) every job starts from, one per
+	// name.
 	Variables []pipeline.Variable
 	Jobs      []*Job
 	Skipped   []Skipped
@@ -117,8 +121,10 @@ type Job struct {
 	Interruptible bool
 
 	// Variables is the job's full variable set in precedence order
-	// (predefined < global < job < rules:variables < Input.Variables),
-	// unexpanded: the engine expands them at run time.
+	// (predefined < job predefined < global < workflow:rules variables <
+	// job (with its parallel:matrix values) < rules:variables <
+	// Input.Variables), one per name, unexpanded: the engine expands them at
+	// run time. Global and workflow variables follow inherit:variables.
 	Variables []pipeline.Variable
 
 	NodeIndex, NodeTotal int // CI_NODE_INDEX / CI_NODE_TOTAL, 0 when not parallel

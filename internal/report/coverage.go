@@ -8,11 +8,12 @@ import (
 )
 
 // MaxCoverageLineBytes bounds how much of one log line the coverage scanner
-// keeps. A job that prints megabytes without a newline (progress bars,
-// minified output) must not make the runner hold it all; coverage summaries
-// are short, so only the first MaxCoverageLineBytes of such a line are
-// searched.
-const MaxCoverageLineBytes = 1 << 20
+// keeps and searches. A job that prints megabytes without a newline
+// (progress bars, minified output) must neither make the runner hold it all
+// nor feed it whole to the job's own regex, whose cost can grow with the
+// square of the line for some patterns; coverage summaries are short, so only
+// the first MaxCoverageLineBytes of such a line are searched.
+const MaxCoverageLineBytes = 64 << 10
 
 // timestampHeader matches the header GitLab Runner writes in front of every
 // line of a timestamped job log ("2024-01-02T03:04:05.000000Z 01O+").

@@ -13,7 +13,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // outcome is what a golden file records for one input: the parser's result
-// or its error message, so that changes to either show up in review.
+// and its error message, so that changes to either show up in review.
 type outcome struct {
 	Result any    `json:"result,omitempty"`
 	Error  string `json:"error,omitempty"`
@@ -37,12 +37,10 @@ func runGolden(t *testing.T, dir, ext string, parse func(t *testing.T, input []b
 			if err != nil {
 				t.Fatal(err)
 			}
-			var o outcome
 			res, perr := parse(t, data)
+			o := outcome{Result: res}
 			if perr != nil {
 				o.Error = perr.Error()
-			} else {
-				o.Result = res
 			}
 			var buf bytes.Buffer
 			enc := json.NewEncoder(&buf)

@@ -112,12 +112,13 @@ func (w *Workspace) WriteDir() string {
 // FS is the job's view of Dir() read from outside the job's namespace, for
 // collecting artifacts and caches after the job: in overlay mode the job's
 // changes over the snapshot, deletions included. It implements fs.StatFS,
-// fs.ReadDirFS and fs.ReadLinkFS.
+// fs.ReadDirFS and fs.ReadLinkFS. Symlinks are followed only while they stay
+// inside the workspace (absolute ones naming Dir() included), in both modes.
 func (w *Workspace) FS() fs.FS {
 	if w.upper != "" {
 		return &mergedFS{upper: w.upper, lower: w.snap.dir, mount: w.dir}
 	}
-	return os.DirFS(w.dir)
+	return &mergedFS{upper: w.dir, mount: w.dir}
 }
 
 // Command returns a command that runs name with Dir() as its working

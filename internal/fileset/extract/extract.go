@@ -69,7 +69,6 @@ type job struct {
 	mtime time.Time
 	data  *[]byte
 	open  func() (io.ReadCloser, error)
-	link  string
 }
 
 // New creates destDir if needed and starts the worker pool. Close must be
@@ -148,7 +147,7 @@ func (w *Writer) Dir(name string, mode fs.FileMode, mtime time.Time) error {
 	}
 	if n != "." {
 		if err := w.root.MkdirAll(n, 0o700|mode.Perm()); err != nil {
-			return w.failf("create directory %s: %w", n, err)
+			return w.fail1(w.explain(n+"/", fmt.Errorf("create directory %s: %w", n, err)))
 		}
 	}
 	w.dirs[n] = dirMeta{mode: mode.Perm(), mtime: mtime}
@@ -220,7 +219,14 @@ func (w *Writer) Symlink(name, target string) error {
 	if n == "." || target == "" {
 		return fmt.Errorf("symlink %q -> %q: %w", name, target, ErrUnsafePath)
 	}
-	return w.send(job{name: n, link: target})
+	// Links are made right away rather than queued: a later directory entry
+	// below the link must see it, so that os.Root can refuse to follow it.
+	sub, base, err := w.parent(n, nil)
+	if err != nil {
+		return w.fail1(err)
+	}
+	defer closeSub(sub, w.root)
+	return w.fail1(replace(sub, base, n, func() error { return sub.Symlink(target, base) }))
 }
 
 func (w *Writer) send(j job) error {
@@ -269,9 +275,20 @@ func (w *Writer) Close() error {
 	return nil
 }
 
-func (w *Writer) failf(format string, args ...any) error {
-	err := fmt.Errorf(format, args...)
-	w.fail(err)
+// explain turns os.Root's terse refusal into ErrUnsafePath when a
+// directory on the way to name is a symlink: os.Root only refuses such links
+// when they lead outside the destination.
+func (w *Writer) explain(name string, err error) error {
+	for i := 0; i < len(name); i++ {
+		if name[i] != '/' {
+			continue
+		}
+		prefix := name[:i]
+		if info, lerr := w.root.Lstat(prefix); lerr == nil && info.Mode()&fs.ModeSymlink != 0 {
+			target, _ := w.root.Readlink(prefix)
+			return fmt.Errorf("%q goes through symlink %q -> %q: %w (%w)", name, prefix, target, ErrUnsafePath, err)
+		}
+	}
 	return err
 }
 
@@ -309,9 +326,6 @@ func (w *Writer) do(cache *dirCache, j job) error {
 	sub, base, err := w.parent(j.name, cache)
 	if err != nil {
 		return err
-	}
-	if j.link != "" {
-		return replace(sub, base, j.name, func() error { return sub.Symlink(j.link, base) })
 	}
 	return w.writeFile(sub, base, j.name, j.mode, j.mtime, func(f *os.File) error {
 		if j.data != nil {
@@ -397,7 +411,7 @@ func (w *Writer) parent(name string, cache *dirCache) (*os.Root, string, error) 
 		}
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("open directory for %s: %w", name, err)
+		return nil, "", w.explain(name, fmt.Errorf("open directory for %s: %w", name, err))
 	}
 	if cache != nil {
 		cache.put(dir, sub)

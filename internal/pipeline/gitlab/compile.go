@@ -81,7 +81,7 @@ func (c *compiler) pipeline() *pipeline.Pipeline {
 		p.Jobs = append(p.Jobs, job)
 	}
 	if len(p.Jobs) == 0 && len(*c.d.errs) == 0 {
-		c.d.errorf(pipeline.Pos{File: root.pos.File, Line: max(root.pos.Line, 1), Col: max(root.pos.Col, 1)}, "jobs", "the pipeline has no visible jobs")
+		c.d.errorf(pipeline.Pos{File: root.pos.File, Line: max(root.pos.Line, 1), Col: max(root.pos.Col, 1)}, "", "the pipeline has no visible jobs (jobs whose names do not start with a dot)")
 	}
 	validate(p, c.d)
 	return p

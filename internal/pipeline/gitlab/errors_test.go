@@ -119,3 +119,17 @@ func TestValidationErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestBillionLaughsIsRefused(t *testing.T) {
+	src := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		src += name + ": &" + name + " [" + strings.Repeat("*"+prev+", ", 9) + "*" + prev + "]\n"
+		prev = name
+	}
+	src += "job: {script: [x], variables: {V: *h}}\n"
+	_, errs := load(t, src, nil)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "too big: anchors and aliases expand it") {
+		t.Fatalf("want one size error, got %v", errs)
+	}
+}

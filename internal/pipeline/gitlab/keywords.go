@@ -195,7 +195,7 @@ func decodeNeeds(n *node, at string, d decoder) []pipeline.Need {
 			need.Project = d.str(item.get("project"), at+":project")
 			need.Ref = d.str(item.get("ref"), at+":ref")
 			if p := item.get("parallel"); p != nil && d.hash(p, at+":parallel", []string{"matrix"}) {
-				need.Matrix, _ = decodeMatrix(p.get("matrix"), at+":parallel:matrix", d)
+				need.Matrix, _ = decodeMatrix(p, at+":parallel:matrix", d)
 			}
 			if need.Job == "" && need.Pipeline == "" {
 				d.errorf(item.pos, at, "each need must name a job")
@@ -212,7 +212,7 @@ func decodeNeeds(n *node, at string, d decoder) []pipeline.Need {
 func (c *compiler) parallel(n *node, at string) *pipeline.Parallel {
 	if n.kind == kMap {
 		c.d.hash(n, at, []string{"matrix"})
-		m, keys := decodeMatrix(n.get("matrix"), at+":matrix", c.d)
+		m, keys := decodeMatrix(n, at+":matrix", c.d)
 		total := 0
 		for _, entry := range m {
 			combos := 1
@@ -236,12 +236,13 @@ func (c *compiler) parallel(n *node, at string) *pipeline.Parallel {
 	return &pipeline.Parallel{Count: count}
 }
 
-func decodeMatrix(n *node, at string, d decoder) ([]map[string][]string, [][]string) {
+func decodeMatrix(parent *node, at string, d decoder) ([]map[string][]string, [][]string) {
+	n := parent.get("matrix")
 	if n == nil || n.kind != kSeq {
 		if n != nil {
 			d.errorf(n.pos, at, "should be an array of hashes, not %s", n.describe())
 		} else {
-			d.errorf(pipeline.Pos{}, at, "is required")
+			d.errorf(parent.pos, at, "is required")
 		}
 		return nil, nil
 	}

@@ -94,9 +94,13 @@ func (l *loader) errorf(p pipeline.Pos, keyPath, format string, args ...any) {
 // its includes and returns the body with the included content merged
 // beneath it.
 func (l *loader) loadFile(file string, data []byte, inputs map[string]any, depth int) *node {
+	before := len(l.errs)
 	docs := parseDocuments(file, data, &l.errs)
-	if docs == nil {
+	if len(l.errs) > before {
 		return nil
+	}
+	if len(docs) == 0 {
+		docs = []*node{{kind: kNull, pos: pipeline.Pos{File: file, Line: 1, Col: 1}}}
 	}
 	var body *node
 	switch {

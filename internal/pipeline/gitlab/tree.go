@@ -222,10 +222,49 @@ func (c *converter) convertMap(y *yaml.Node) *node {
 	return n
 }
 
+// Limits that keep hostile files cheap: the raw size (GitLab's default is
+// 2 MB) and the size once aliases are expanded, which every later step walks
+// (the "billion laughs" file is small but expands exponentially).
+const (
+	maxFileBytes     = 4 << 20
+	maxExpandedNodes = 1_000_000
+)
+
+// expandedSize counts the values of a tree as later steps see it, with
+// aliases expanded; shared nodes are counted once per use but computed once.
+func expandedSize(n *node, memo map[*node]int) int {
+	if n == nil {
+		return 0
+	}
+	if v, ok := memo[n]; ok {
+		return v
+	}
+	size := 1
+	for _, item := range n.seq {
+		size += expandedSize(item, memo)
+		if size > maxExpandedNodes {
+			break
+		}
+	}
+	for _, k := range n.keys {
+		size += expandedSize(n.vals[k], memo)
+		if size > maxExpandedNodes {
+			break
+		}
+	}
+	memo[n] = size
+	return size
+}
+
 // parseDocuments parses a file's YAML documents into nodes.
 func parseDocuments(file string, data []byte, errs *pipeline.Errors) (docs []*node) {
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	c := &converter{file: file, errs: errs, done: map[*yaml.Node]*node{}, busy: map[*yaml.Node]bool{}}
+	if len(data) > maxFileBytes {
+		*errs = append(*errs, &pipeline.Error{Pos: pipeline.Pos{File: file, Line: 1, Col: 1},
+			Msg: fmt.Sprintf("the file is %d bytes; at most %d are accepted", len(data), maxFileBytes)})
+		return nil
+	}
 	defer func() {
 		// yaml.v3 has panicked on hostile input before; a pipeline file must
 		// get an error, never crash the server.
@@ -245,7 +284,13 @@ func parseDocuments(file string, data []byte, errs *pipeline.Errors) (docs []*no
 			*errs = append(*errs, &pipeline.Error{Pos: pipeline.Pos{File: file, Line: line, Col: col}, Msg: "invalid YAML: " + msg})
 			return nil
 		}
-		docs = append(docs, c.convert(&y))
+		doc := c.convert(&y)
+		if size := expandedSize(doc, map[*node]int{}); size > maxExpandedNodes {
+			*errs = append(*errs, &pipeline.Error{Pos: pipeline.Pos{File: file, Line: 1, Col: 1},
+				Msg: fmt.Sprintf("the configuration is too big: anchors and aliases expand it to more than %d values", maxExpandedNodes)})
+			return nil
+		}
+		docs = append(docs, doc)
 		if len(docs) > 2 {
 			break
 		}
