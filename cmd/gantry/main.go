@@ -10,9 +10,13 @@ import (
 	"syscall"
 
 	"github.com/gantry-ci/gantry/internal/cli"
+	"github.com/gantry-ci/gantry/internal/workspace"
 )
 
 func main() {
+	// A job's sandbox is this same binary re-executed; it must take over
+	// before anything else runs.
+	workspace.MaybeRunSandbox()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

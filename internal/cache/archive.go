@@ -165,11 +165,17 @@ func ExtractArchive(ctx context.Context, r io.Reader, destDir string) error {
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	defer zr.Close()
+	return extractTar(ctx, zr, destDir)
+}
+
+// extractTar unpacks an uncompressed tar stream; it is the part of
+// ExtractArchive that interprets untrusted structure.
+func extractTar(ctx context.Context, r io.Reader, destDir string) error {
 	w, err := extract.New(ctx, destDir, extract.Options{})
 	if err != nil {
 		return err
 	}
-	readErr := readEntries(tar.NewReader(zr), w)
+	readErr := readEntries(tar.NewReader(r), w)
 	closeErr := w.Close()
 	if readErr != nil {
 		return readErr

@@ -15,17 +15,17 @@ import (
 )
 
 var richTree = map[string]entry{
-	"node_modules/pkg/index.js":    {content: "module.exports = 1", mtime: epoch},
+	"node_modules/pkg/index.js":     {content: "module.exports = 1", mtime: epoch},
 	"node_modules/pkg/package.json": {content: "{}", mtime: epoch},
-	"node_modules/.bin/tool":       {link: "../pkg/index.js"},
-	"node_modules/empty":           {dir: true},
-	"bin/run.sh":                   {content: "#!/bin/sh\necho hi\n", mode: 0o755, mtime: epoch},
-	"bin/secret":                   {content: "s3cret", mode: 0o600, mtime: epoch},
-	"bin/readonly":                 {content: "ro", mode: 0o444, mtime: epoch},
-	"bin/abs-link":                 {link: "/usr/bin/env"},
-	"deep/a/b/c/d/e/f.txt":         {content: strings.Repeat("x", 3<<20), mtime: epoch}, // streamed, not buffered
-	"locked":                       {dir: true, mode: 0o555},
-	"spaces in name/ü.txt":         {content: "unicode", mtime: epoch},
+	"node_modules/.bin/tool":        {link: "../pkg/index.js"},
+	"node_modules/empty":            {dir: true},
+	"bin/run.sh":                    {content: "#!/bin/sh\necho hi\n", mode: 0o755, mtime: epoch},
+	"bin/secret":                    {content: "s3cret", mode: 0o600, mtime: epoch},
+	"bin/readonly":                  {content: "ro", mode: 0o444, mtime: epoch},
+	"bin/abs-link":                  {link: "/usr/bin/env"},
+	"deep/a/b/c/d/e/f.txt":          {content: strings.Repeat("x", 3<<20), mtime: epoch}, // streamed, not buffered
+	"locked":                        {dir: true, mode: 0o555},
+	"spaces in name/ü.txt":          {content: "unicode", mtime: epoch},
 }
 
 func saveTree(t *testing.T, store *cache.Store, key string, tree map[string]entry) {

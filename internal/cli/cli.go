@@ -68,6 +68,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newLintCmd(), newPlanCmd())
+	root.AddCommand(newLintCmd(), newPlanCmd(), newRunCmd())
 	return root
 }

@@ -274,10 +274,8 @@ func checkPlan(t *testing.T, e expect, out string, code int) {
 		t.Errorf("pipeline name = %q, want %q", p.Name, *e.Name)
 	}
 	var names []string
-	jobs := map[int]string{}
-	for i, j := range p.Jobs {
+	for _, j := range p.Jobs {
 		names = append(names, j.Name)
-		jobs[i] = j.Name
 	}
 	if e.Jobs != nil && !slices.Equal(names, e.Jobs) {
 		t.Errorf("jobs = %q, want %q", names, e.Jobs)

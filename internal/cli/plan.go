@@ -137,7 +137,7 @@ func newPlanCmd() *cobra.Command {
 				return &exitError{code: ExitUsage, err: err}
 			}
 			pl, err := plan.Make(p, in)
-			if err != nil {
+			if err != nil && !(errors.Is(err, plan.ErrNoJobs) && pl != nil) {
 				return &exitError{code: ExitFailed, err: err}
 			}
 			if asJSON {

@@ -53,6 +53,8 @@ type graph struct {
 	inStage [][]int // stage -> its jobs, in plan order
 	// stageJobs lists, per stage, the jobs that wait for earlier stages.
 	stageJobs [][]int
+	// before counts, per stage, the jobs of all earlier stages.
+	before []int
 }
 
 // newGraph indexes p and checks that it can be scheduled: unique names,
@@ -84,6 +86,10 @@ func newGraph(p *plan.Plan) (*graph, error) {
 		if !n.dag {
 			g.stageJobs[s] = append(g.stageJobs[s], i)
 		}
+	}
+	g.before = make([]int, len(p.Stages))
+	for i := 1; i < len(p.Stages); i++ {
+		g.before[i] = g.before[i-1] + len(g.inStage[i-1])
 	}
 	for _, n := range g.nodes {
 		seen := map[int]bool{}
@@ -174,39 +180,42 @@ func (g *graph) checkAcyclic() error {
 			stuck = append(stuck, n.job.Name)
 		}
 	}
-	return fmt.Errorf("jobs wait for each other through needs and stage order, so none of them can start: %s", strings.Join(stuck, ", "))
+	return fmt.Errorf("needs and stage order form a cycle, so these jobs can never start: %s", strings.Join(stuck, ", "))
 }
 
-// dependencies returns the jobs whose artifacts n receives, as GitLab
-// picks them: dependencies: when given, else needs with artifacts: true,
-// else every job of an earlier stage. Jobs that never ran are left out:
-// they have no artifacts.
-func (g *graph) dependencies(n *node) []*node {
-	var out []*node
-	seen := map[*node]bool{}
-	add := func(m *node) {
-		if m != nil && m != n && m.ran && !seen[m] {
-			seen[m] = true
-			out = append(out, m)
-		}
-	}
-	switch {
-	case n.job.Dependencies != nil:
-		for _, name := range n.job.Dependencies {
-			add(g.byName[name])
-		}
-	case n.dag:
-		for _, need := range n.job.Needs {
-			if need.Artifacts {
-				add(g.byName[need.Job])
-			}
-		}
-	default:
+// eachDependency calls fn for each job whose artifacts n receives, as
+// GitLab picks them: dependencies: when given, else needs with artifacts:
+// true, else every job of an earlier stage. Jobs that never ran are left
+// out: they have no artifacts. It returns an upper bound of the count
+// first through size, so callers can allocate once.
+func (g *graph) eachDependency(n *node, size func(int), fn func(*node)) {
+	if n.job.Dependencies == nil && !n.dag {
+		// Earlier stages hold each job once: no duplicates to weed out.
+		size(g.before[n.stage])
 		for s := 0; s < n.stage; s++ {
 			for _, i := range g.inStage[s] {
-				add(g.nodes[i])
+				if m := g.nodes[i]; m.ran {
+					fn(m)
+				}
+			}
+		}
+		return
+	}
+	names := n.job.Dependencies
+	if names == nil {
+		for _, need := range n.job.Needs {
+			if need.Artifacts {
+				names = append(names, need.Job)
 			}
 		}
 	}
-	return out
+	size(len(names))
+	seen := make(map[*node]bool, len(names))
+	for _, name := range names {
+		m := g.byName[name]
+		if m != nil && m != n && m.ran && !seen[m] {
+			seen[m] = true
+			fn(m)
+		}
+	}
 }

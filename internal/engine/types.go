@@ -1,12 +1,3 @@
-// Package engine runs a plan: it starts each job the moment GitLab would —
-// a job with needs as soon as those jobs are done, any other job once every
-// earlier stage is done — and decides from their outcomes which jobs run,
-// are skipped, retried or blocked, with GitLab's rules for when,
-// allow_failure, retry, timeout, resource_group, manual and delayed jobs.
-//
-// The engine does not run scripts itself: a Worker runs one attempt of one
-// job. What happens is reported as one ordered stream of events, and the
-// result of the whole run as a Summary.
 package engine
 
 import (
@@ -119,6 +110,7 @@ type ResourceLocker interface {
 
 // Clock is the engine's time: Now stamps events and measures durations,
 // After waits for delayed jobs (start_in). Tests shorten waits with it.
+// Both are called from several goroutines.
 type Clock interface {
 	Now() time.Time
 	After(d time.Duration) <-chan time.Time

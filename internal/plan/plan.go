@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/gantry-ci/gantry/internal/pipeline"
 	"github.com/gantry-ci/gantry/internal/pipeline/expr"
@@ -24,7 +25,9 @@ type planner struct {
 
 	predef, global, workflow, inputs            []pipeline.Variable
 	predefIdx, globalIdx, workflowIdx, inputIdx map[string]int
+	predefKept, globalKept                      []pipeline.Variable // see prepareBase
 
+	stageIndex  map[string]int
 	exprs       map[string]*expr.Expr
 	refREs      map[string]*regexp.Regexp
 	existsCache map[string]string
@@ -79,11 +82,13 @@ func Make(p *pipeline.Pipeline, in Input) (*Plan, error) {
 		}
 		pl.workflow = m.rule.Variables
 		pl.workflowIdx = indexOf(pl.workflow)
+		pl.prepareBase()
 	}
 	plan.Name = ws.expand(p.Workflow.Name, false)
 	if plan.Name != "" {
 		pl.predef = append(pl.predef, pipeline.Variable{Name: "CI_PIPELINE_NAME", Value: plan.Name})
 		pl.predefIdx = indexOf(pl.predef)
+		pl.prepareBase()
 	}
 	plan.Variables = ws.all()
 
@@ -117,11 +122,7 @@ func Make(p *pipeline.Pipeline, in Input) (*Plan, error) {
 		return nil, fmt.Errorf("plan pipeline: %w", errors.Join(errs...))
 	}
 
-	stageIndex := make(map[string]int, len(p.Stages))
-	for i, s := range p.Stages {
-		stageIndex[s] = i
-	}
-	slices.SortStableFunc(jobs, func(a, b *Job) int { return stageIndex[a.Stage] - stageIndex[b.Stage] })
+	slices.SortStableFunc(jobs, func(a, b *Job) int { return pl.stageIndex[a.Stage] - pl.stageIndex[b.Stage] })
 	plan.Jobs = jobs
 	for _, s := range p.Stages {
 		if slices.ContainsFunc(jobs, func(j *Job) bool { return j.Stage == s }) {
@@ -162,11 +163,16 @@ func newPlanner(p *pipeline.Pipeline, in Input) *planner {
 		needsOf:     map[*Job][]pipeline.Need{},
 		noticeSeen:  map[string]bool{},
 	}
+	pl.stageIndex = make(map[string]int, len(p.Stages))
+	for i, s := range p.Stages {
+		pl.stageIndex[s] = i
+	}
 	pl.predef = predefined(&pl.in, "")
 	pl.predefIdx = indexOf(pl.predef)
 	pl.globalIdx = indexOf(pl.global)
 	pl.inputIdx = indexOf(pl.inputs)
 	pl.workflowIdx = map[string]int{}
+	pl.prepareBase()
 	for _, c := range in.Changed {
 		pl.changed = append(pl.changed, cleanPath(c))
 	}
@@ -181,7 +187,7 @@ func (pl *planner) includeNotices() {
 		}
 		target := inc.Target
 		if len(inc.Files) > 0 {
-			target += " (" + fmt.Sprint(inc.Files) + ")"
+			target += " (file " + strings.Join(inc.Files, ", ") + ")"
 		}
 		why := "it needs a GitLab instance"
 		if inc.Kind == "remote" {
@@ -193,6 +199,9 @@ func (pl *planner) includeNotices() {
 
 // planJob decides every instance of one job of the file.
 func (pl *planner) planJob(j *pipeline.Job) ([]*Job, []Skipped, error) {
+	if _, ok := pl.stageIndex[j.Stage]; !ok {
+		return nil, nil, fmt.Errorf("jobs:%s:stage: chosen stage %q does not exist", j.Name, j.Stage)
+	}
 	insts, err := instances(j)
 	if err != nil {
 		return nil, nil, err

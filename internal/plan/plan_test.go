@@ -273,4 +273,9 @@ func TestMakeRejectsBadInput(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "jobs:bad: rules:0:if invalid expression") {
 		t.Errorf("error = %v", err)
 	}
+	p.Jobs[0].Rules, p.Jobs[0].Stage = nil, "lint"
+	_, err = Make(p, pushMain)
+	if err == nil || !strings.Contains(err.Error(), `jobs:bad:stage: chosen stage "lint" does not exist`) {
+		t.Errorf("error = %v", err)
+	}
 }

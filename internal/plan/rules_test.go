@@ -395,6 +395,17 @@ svc:
 			},
 		},
 		{
+			name:    "an invalid glob matches nothing and is noted",
+			yaml:    "svc:\n  script: a\n  rules:\n    - changes: ['src/[']\nother:\n  script: b\n",
+			in:      changed(pushFeature, "src/["),
+			skipped: map[string]string{"svc": "rules: no rule matched"},
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Notices) != 1 || !strings.Contains(p.Notices[0], `invalid glob pattern "src/["`) {
+					t.Errorf("notices = %q", p.Notices)
+				}
+			},
+		},
+		{
 			name: "if and changes must both hold",
 			yaml: `
 svc:

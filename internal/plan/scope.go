@@ -157,7 +157,41 @@ func isNameByte(c byte) bool {
 func (s *scope) lookup(name string) (string, bool) { return s.value(name) }
 
 // all lists every variable of the scope, one per name, in precedence order.
+// The pipeline-wide layers are merged once per plan (prepareBase), so a job
+// only pays for its own few variables.
 func (s *scope) all() []pipeline.Variable {
+	pl := s.pl
+	if s.inherit != nil || len(s.job)+len(s.rule)+len(pl.inputs) > 32 {
+		return s.allSlow()
+	}
+	top := make([]pipeline.Variable, 0, len(s.job)+len(s.rule)+len(pl.inputs))
+	top = append(append(append(top, s.job...), s.rule...), pl.inputs...)
+	top = dedupeSmall(top)
+	jobPre := make([]pipeline.Variable, 0, len(s.jobPre))
+	for _, v := range dedupeSmall(s.jobPre) {
+		_, inGlobal := pl.globalIdx[v.Name]
+		_, inWorkflow := pl.workflowIdx[v.Name]
+		if !inGlobal && !inWorkflow && !hasName(top, v.Name) {
+			jobPre = append(jobPre, v)
+		}
+	}
+	out := make([]pipeline.Variable, 0, len(pl.predefKept)+len(jobPre)+len(pl.globalKept)+len(top))
+	for _, v := range pl.predefKept {
+		if !hasName(top, v.Name) && !hasName(jobPre, v.Name) {
+			out = append(out, v)
+		}
+	}
+	out = append(out, jobPre...)
+	for _, v := range pl.globalKept {
+		if !hasName(top, v.Name) {
+			out = append(out, v)
+		}
+	}
+	return append(out, top...)
+}
+
+// allSlow is all for jobs with inherit:variables or many variables of their own.
+func (s *scope) allSlow() []pipeline.Variable {
 	pl := s.pl
 	n := len(pl.predef) + len(s.jobPre) + len(pl.global) + len(pl.workflow) + len(s.job) + len(s.rule) + len(pl.inputs)
 	vs := make([]pipeline.Variable, 0, n)
@@ -174,4 +208,51 @@ func (s *scope) all() []pipeline.Variable {
 	vs = append(vs, s.rule...)
 	vs = append(vs, pl.inputs...)
 	return dedupe(vs)
+}
+
+// prepareBase merges the pipeline-wide layers for all; it runs again
+// whenever workflow:rules or workflow:name change them.
+func (pl *planner) prepareBase() {
+	pl.predefKept = pl.predefKept[:0]
+	for _, v := range pl.predef {
+		_, inGlobal := pl.globalIdx[v.Name]
+		_, inWorkflow := pl.workflowIdx[v.Name]
+		if !inGlobal && !inWorkflow {
+			pl.predefKept = append(pl.predefKept, v)
+		}
+	}
+	gw := make([]pipeline.Variable, 0, len(pl.global)+len(pl.workflow))
+	pl.globalKept = dedupe(append(append(gw, pl.global...), pl.workflow...))
+	pl.predefKept = dedupe(pl.predefKept)
+}
+
+func hasName(vs []pipeline.Variable, name string) bool {
+	for i := range vs {
+		if vs[i].Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// dedupeSmall is dedupe without a map, for the handful of variables a job
+// defines itself.
+func dedupeSmall(vs []pipeline.Variable) []pipeline.Variable {
+	dup := false
+	for i := range vs {
+		if hasName(vs[i+1:], vs[i].Name) {
+			dup = true
+			break
+		}
+	}
+	if !dup {
+		return vs
+	}
+	out := make([]pipeline.Variable, 0, len(vs))
+	for i := range vs {
+		if !hasName(vs[i+1:], vs[i].Name) {
+			out = append(out, vs[i])
+		}
+	}
+	return out
 }

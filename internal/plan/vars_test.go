@@ -221,3 +221,44 @@ func TestSlugs(t *testing.T) {
 		t.Error("an uppercase name shares its slug with the lowercase one")
 	}
 }
+
+// TestVariableLayersAgree checks the fast merge of variable layers against
+// the plain one on names that appear in every layer.
+func TestVariableLayersAgree(t *testing.T) {
+	p := loadYAML(t, `
+variables:
+  CI_JOB_STAGE: global-stage
+  CI_COMMIT_SHA: global-sha
+  SHARED: global
+  G: g
+workflow:
+  rules:
+    - variables:
+        SHARED: workflow
+        W: w
+build:
+  script: make
+`)
+	in := with(pushMain, func(in *Input) { in.Variables = vars("SHARED", "input", "I", "i", "I", "i2") })
+	pl := newPlanner(p, in)
+	pl.workflow = p.Workflow.Rules[0].Variables
+	pl.workflowIdx = indexOf(pl.workflow)
+	pl.prepareBase()
+	inst := &instance{name: "build", base: "build"}
+	s := &scope{pl: pl, jobPre: jobPredefined(inst, "test"),
+		job:  vars("SHARED", "job", "J", "j", "CI_NODE_TOTAL", "job-total", "J", "j2"),
+		rule: vars("SHARED", "rule", "R", "r")}
+	fast, slow := s.all(), s.allSlow()
+	if len(fast) != len(slow) {
+		t.Fatalf("fast merge has %d variables, plain one %d", len(fast), len(slow))
+	}
+	for i := range fast {
+		if fast[i].Name != slow[i].Name || fast[i].Value != slow[i].Value {
+			t.Errorf("variable %d: fast %s=%q, plain %s=%q", i, fast[i].Name, fast[i].Value, slow[i].Name, slow[i].Value)
+		}
+	}
+	for name, want := range map[string]string{"SHARED": "input", "CI_JOB_STAGE": "global-stage",
+		"CI_COMMIT_SHA": "global-sha", "CI_NODE_TOTAL": "job-total", "J": "j2", "I": "i2", "W": "w", "G": "g"} {
+		wantVar(t, fast, name, want)
+	}
+}

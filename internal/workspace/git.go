@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -22,9 +23,11 @@ type repoInfo struct {
 // gitLocationVars would point git at another repository than the one in its
 // working directory; they are dropped so that a Gantry started from a git
 // hook still inspects the right repository.
-var gitLocationVars = []string{
-	"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-	"GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE",
+func gitLocationVars() []string {
+	return []string{
+		"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE",
+	}
 }
 
 // runGit runs git in dir and returns its standard output; the error carries
@@ -47,18 +50,11 @@ func runGit(ctx context.Context, dir string, args ...string) ([]byte, error) {
 }
 
 func gitEnv() []string {
-	env := os.Environ()
-	out := env[:0:0]
-	for _, kv := range env {
+	drop := gitLocationVars()
+	var out []string
+	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		drop := false
-		for _, v := range gitLocationVars {
-			if name == v {
-				drop = true
-				break
-			}
-		}
-		if !drop {
+		if !slices.Contains(drop, name) {
 			out = append(out, kv)
 		}
 	}
@@ -94,9 +90,11 @@ func inspectRepo(ctx context.Context, dir string) (repoInfo, error) {
 // configKeysToDrop name settings of the user's repository that would break or
 // surprise git inside a job: paths relative to the original layout, hooks and
 // background daemons.
-var configKeysToDrop = []string{
-	"core.worktree", "core.bare", "core.hookspath", "core.fsmonitor",
-	"extensions.worktreeconfig",
+func configKeysToDrop() []string {
+	return []string{
+		"core.worktree", "core.bare", "core.hookspath", "core.fsmonitor",
+		"extensions.worktreeconfig",
+	}
 }
 
 // writeGitDir gives the snapshot at dst a .git folder of its own that borrows
@@ -174,7 +172,7 @@ func fixGitConfig(ctx context.Context, dst string) error {
 	for k := range bytes.SplitSeq(out, []byte{0}) {
 		present[strings.ToLower(string(k))] = true
 	}
-	for _, k := range configKeysToDrop {
+	for _, k := range configKeysToDrop() {
 		if present[k] {
 			if _, err := runGit(ctx, dst, "config", "-f", cfg, "--unset-all", k); err != nil {
 				return fmt.Errorf("clean snapshot git config: %w", err)

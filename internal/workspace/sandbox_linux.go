@@ -59,8 +59,11 @@ func sandboxCommand(ctx context.Context, spec sandboxSpec, argv []string) *exec.
 // sandboxSysProcAttr creates the namespaces. Root needs no user namespace
 // and keeps its real privileges by unsharing only the mount namespace in
 // the sandbox itself. Anyone else gets a user namespace that maps their own
-// uid and gid to themselves, plus CAP_SYS_ADMIN as an ambient capability so
-// the re-executed sandbox may mount; the sandbox drops it before the job
+// uid and gid to themselves, plus ambient capabilities so the re-executed
+// sandbox may mount: overlayfs keeps the mounter's credentials for its own
+// work (its mode-0 work folder, copy-up preserving owners and modes), so the
+// file capabilities are needed besides CAP_SYS_ADMIN. They only ever apply
+// to the user's own files, and the sandbox drops them all before the job
 // starts.
 func sandboxSysProcAttr(userNS bool) *syscall.SysProcAttr {
 	if !userNS {
@@ -70,7 +73,16 @@ func sandboxSysProcAttr(userNS bool) *syscall.SysProcAttr {
 		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: os.Getuid(), Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: os.Getgid(), HostID: os.Getgid(), Size: 1}},
-		AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN},
+		AmbientCaps: overlayCaps(),
+	}
+}
+
+// overlayCaps are the capabilities an unprivileged overlay mount needs in
+// its user namespace.
+func overlayCaps() []uintptr {
+	return []uintptr{
+		unix.CAP_SYS_ADMIN, unix.CAP_DAC_OVERRIDE, unix.CAP_DAC_READ_SEARCH,
+		unix.CAP_FOWNER, unix.CAP_FSETID, unix.CAP_CHOWN, unix.CAP_MKNOD,
 	}
 }
 
@@ -125,8 +137,8 @@ func runSandbox(rawSpec string, argv []string) (int, error) {
 		return exitSetupFailed, fmt.Errorf("enter workspace: %w", err)
 	}
 	if spec.UserNS {
-		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-			return exitSetupFailed, fmt.Errorf("drop capabilities: %w", err)
+		if err := dropCapabilities(); err != nil {
+			return exitSetupFailed, err
 		}
 	}
 	if len(argv) == 0 || spec.Path == "" {
@@ -139,6 +151,25 @@ func runSandbox(rawSpec string, argv []string) (int, error) {
 	default:
 		return exitCannotExec, fmt.Errorf("run %s: %w", argv[0], err)
 	}
+}
+
+// dropCapabilities clears the ambient and inheritable sets of this thread so
+// that the job, which runs under the user's own non-zero uid, starts with no
+// capabilities at all.
+func dropCapabilities() error {
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("drop ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("read capabilities: %w", err)
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("drop inheritable capabilities: %w", err)
+	}
+	return nil
 }
 
 // mountWorkspace does the mounting, in the current mount namespace, which

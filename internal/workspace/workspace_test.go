@@ -289,6 +289,17 @@ func TestCommandLikeExecCommand(t *testing.T) {
 				t.Errorf("job printed\n%s\nwant\n%s", out, wantOut)
 			}
 		})
+		t.Run("no capabilities left to an unprivileged job", func(t *testing.T) {
+			if os.Geteuid() == 0 {
+				t.Skip("root keeps its own capabilities")
+			}
+			out := mustRunIn(t, w, "grep -E '^Cap(Inh|Eff|Amb)' /proc/self/status")
+			for l := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+				if _, v, _ := strings.Cut(l, "\t"); strings.Trim(v, "0") != "" {
+					t.Errorf("job has capabilities: %s", l)
+				}
+			}
+		})
 		t.Run("exit status", func(t *testing.T) {
 			err := w.Command(context.Background(), "sh", "-c", "exit 3").Run()
 			var exitErr *exec.ExitError

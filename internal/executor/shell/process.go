@@ -233,7 +233,8 @@ func (p *pump) finish(limit time.Duration) {
 		return
 	case <-t.C:
 	}
-	killPipeHolders(p.r)
+	killed := killPipeHolders(p.r)
+	defer awaitDead(killed, limit)
 	t.Reset(limit)
 	select {
 	case <-p.done:

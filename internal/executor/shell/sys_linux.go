@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -63,16 +64,8 @@ func groupAlive(pgid int) bool {
 		if err != nil {
 			return true
 		}
-		// Fields after the command name, which may itself contain ") ".
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			return true
-		}
-		f := bytes.Fields(stat[i+1:])
-		if len(f) < 3 || f[0][0] == 'Z' || f[0][0] == 'X' {
-			return true
-		}
-		if g, err := strconv.Atoi(string(f[2])); err == nil && g == pgid {
+		state, pgrp, ok := procStat(stat)
+		if ok && pgrp == pgid && state != 'Z' && state != 'X' {
 			alive = true
 			return false
 		}
@@ -83,12 +76,14 @@ func groupAlive(pgid int) bool {
 
 // killPipeHolders kills every process other than this one that has the
 // pipe r belongs to open: processes that left the job's group (setsid)
-// but kept its output, and would otherwise keep Run waiting.
-func killPipeHolders(r *os.File) {
+// but kept its output, and would otherwise keep Run waiting. It returns
+// the pids it killed.
+func killPipeHolders(r *os.File) []int {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(r.Fd()), &st); err != nil {
-		return
+		return nil
 	}
+	var killed []int
 	target := "pipe:[" + strconv.FormatUint(st.Ino, 10) + "]"
 	self := os.Getpid()
 	eachProcess(func(pid int) bool {
@@ -102,12 +97,55 @@ func killPipeHolders(r *os.File) {
 		}
 		for _, fd := range fds {
 			if link, err := os.Readlink(dir + fd.Name()); err == nil && link == target {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					killed = append(killed, pid)
+				}
 				break
 			}
 		}
 		return true
 	})
+	return killed
+}
+
+// awaitDead returns once none of pids runs any more, or after limit. A
+// process closes its files before it turns into a zombie, so the pipe
+// reaching EOF does not mean its holders are gone yet.
+func awaitDead(pids []int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for _, pid := range pids {
+		for running(pid) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// running reports whether pid exists and is not a zombie.
+func running(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	state, _, ok := procStat(stat)
+	return ok && state != 'Z' && state != 'X'
+}
+
+// procStat extracts state and process group from /proc/PID/stat, whose
+// command name field may itself contain spaces and parentheses.
+func procStat(stat []byte) (state byte, pgrp int, ok bool) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := bytes.Fields(stat[i+1:])
+	if len(f) < 3 {
+		return 0, 0, false
+	}
+	pgrp, err := strconv.Atoi(string(f[2]))
+	if err != nil {
+		return 0, 0, false
+	}
+	return f[0][0], pgrp, true
 }
 
 // eachProcess calls fn for every pid in /proc until fn returns false.

@@ -5,6 +5,7 @@ package shell
 import (
 	"os"
 	"os/exec"
+	"time"
 )
 
 // scriptInput returns bash's stdin holding script.
@@ -33,4 +34,7 @@ func watchExit(cmd *exec.Cmd) (exited <-chan struct{}, reap func() error) {
 func groupAlive(int) bool { return false }
 
 // killPipeHolders has no portable way to find who holds a pipe.
-func killPipeHolders(*os.File) {}
+func killPipeHolders(*os.File) []int { return nil }
+
+// awaitDead has nothing to wait for, as killPipeHolders kills nobody.
+func awaitDead([]int, time.Duration) {}

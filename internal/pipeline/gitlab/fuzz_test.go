@@ -2,13 +2,13 @@ package gitlab
 
 import (
 	"context"
-	"fmt"
-	"time"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/gantry-ci/gantry/internal/pipeline"
 )

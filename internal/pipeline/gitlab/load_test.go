@@ -171,10 +171,10 @@ c:
 
 func TestIncludes(t *testing.T) {
 	files := fstest.MapFS{
-		"ci/build.yml":  {Data: []byte("variables: {FROM: build, OVER: build}\n.tpl: {script: [tpl]}\nbuild: {stage: build, script: [make]}\n")},
-		"ci/test.yml":   {Data: []byte("include: ci/nested/deep.yml\ntest: {extends: .tpl}\n")},
+		"ci/build.yml":       {Data: []byte("variables: {FROM: build, OVER: build}\n.tpl: {script: [tpl]}\nbuild: {stage: build, script: [make]}\n")},
+		"ci/test.yml":        {Data: []byte("include: ci/nested/deep.yml\ntest: {extends: .tpl}\n")},
 		"ci/nested/deep.yml": {Data: []byte("deep: {script: [deep]}\n")},
-		"ci/readme.md":  {Data: []byte("not yaml")},
+		"ci/readme.md":       {Data: []byte("not yaml")},
 	}
 	p := mustLoad(t, `
 include:

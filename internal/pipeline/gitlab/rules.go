@@ -33,8 +33,9 @@ func decodeRuleList(n *node, at string, d decoder, keys, whens []string) []pipel
 		d.errorf(n.pos, at, "should be an array of hashes, not %s", n.describe())
 		return nil
 	}
-	out := make([]pipeline.Rule, 0, len(n.seq))
-	for i, item := range n.seq {
+	items := flattenRules(n.seq, 0)
+	out := make([]pipeline.Rule, 0, len(items))
+	for i, item := range items {
 		kp := fmt.Sprintf("%s:%d", at, i)
 		if item.kind == kNull {
 			continue // GitLab ignores empty entries left by a !reference to nothing
@@ -98,6 +99,23 @@ func decodeRuleList(n *node, at string, d decoder, keys, whens []string) []pipel
 			r.Needs = decodeNeeds(v, kp+":needs", d)
 		}
 		out = append(out, r)
+	}
+	return out
+}
+
+// maxRuleNesting is how deep GitLab lets rules lists nest: `- !reference
+// [.x, rules]` puts a whole list where one rule goes, and GitLab flattens it.
+const maxRuleNesting = 10
+
+// flattenRules splices nested lists of rules into one list, as GitLab does.
+func flattenRules(list []*node, depth int) []*node {
+	var out []*node
+	for _, item := range list {
+		if item.kind == kSeq && depth < maxRuleNesting {
+			out = append(out, flattenRules(item.seq, depth+1)...)
+			continue
+		}
+		out = append(out, item)
 	}
 	return out
 }

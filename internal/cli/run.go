@@ -1,0 +1,331 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-ci/gantry/internal/cache"
+	"github.com/gantry-ci/gantry/internal/engine"
+	"github.com/gantry-ci/gantry/internal/executor/shell"
+	"github.com/gantry-ci/gantry/internal/pipeline"
+	"github.com/gantry-ci/gantry/internal/plan"
+	"github.com/gantry-ci/gantry/internal/termview"
+	"github.com/gantry-ci/gantry/internal/worker"
+	"github.com/gantry-ci/gantry/internal/workspace"
+)
+
+type runFlags struct {
+	planFlags
+	concurrency  int
+	manual       []string
+	allManual    bool
+	timeout      time.Duration
+	secrets      []string
+	secretFiles  []string
+	varFiles     []string
+	fromCommit   bool
+	asJSON       bool
+	list, dryRun bool
+	keep         bool
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run [JOB...]",
+		Short: "Run the pipeline of .gitlab-ci.yml here, or only the named jobs and what they need",
+		Long: `Run a pipeline locally with the shell executor. Each job gets its own copy-on-write
+workspace holding the working tree (tracked and untracked-but-not-ignored files), caches
+and artifacts are kept under .gantry/ and the user's cache folder.
+Exit status: 0 passed (allowed failures count as passed), 1 failed, 130 interrupted.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPipeline(cmd.Context(), cmd, &f, args)
+		},
+	}
+	f.register(cmd)
+	fl := cmd.Flags()
+	fl.IntVar(&f.concurrency, "concurrency", runtime.NumCPU(), "jobs to run at once")
+	fl.StringArrayVar(&f.manual, "manual", nil, "play this manual job (repeatable)")
+	fl.BoolVar(&f.allManual, "all-manual", false, "play every manual job")
+	fl.DurationVar(&f.timeout, "timeout", 0, "cap every job's timeout (e.g. 10m)")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "a masked variable KEY=VALUE (repeatable)")
+	fl.StringArrayVar(&f.secretFiles, "secret-file", nil, "a masked variable KEY=PATH whose value is read from PATH")
+	fl.StringArrayVar(&f.varFiles, "var-file", nil, "a file-type variable KEY=PATH: the job sees KEY as the path of a file holding PATH's content")
+	fl.BoolVar(&f.fromCommit, "from-commit", false, "run on a clean checkout of HEAD instead of the working tree")
+	fl.BoolVar(&f.asJSON, "json", false, "print the event stream as JSON lines")
+	fl.BoolVar(&f.list, "list", false, "print the plan and exit")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "same as --list")
+	fl.BoolVar(&f.keep, "keep-workspaces", false, "leave each job's workspace under .gantry/runs for inspection")
+	return cmd
+}
+
+func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []string) error {
+	file := defaultPipelineFile
+	p, err := loadPipeline(ctx, file)
+	if err != nil {
+		var errs pipeline.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
+			}
+			return silentExit(ExitFailed)
+		}
+		return &exitError{code: ExitUsage, err: err}
+	}
+	in, err := f.input(ctx, file)
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	extra, secrets, err := f.runVariables()
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	in.Variables = append(in.Variables, extra...)
+	pl, err := plan.Make(p, in)
+	if err != nil && !(errors.Is(err, plan.ErrNoJobs) && pl != nil) {
+		return &exitError{code: ExitFailed, err: err}
+	}
+	if len(jobs) > 0 {
+		if pl, err = selectJobs(pl, jobs); err != nil {
+			return &exitError{code: ExitUsage, err: err}
+		}
+	}
+	out := cmd.OutOrStdout()
+	if f.list || f.dryRun {
+		writePlanText(out, pl, in)
+		return nil
+	}
+	if !pl.Created || len(pl.Jobs) == 0 {
+		writePlanText(out, pl, in)
+		return silentExit(ExitFailed)
+	}
+
+	root := in.Project.Dir
+	runDir, err := newRunDir(root)
+	if err != nil {
+		return err
+	}
+	snap, err := workspace.TakeSnapshot(ctx, root, runDir, f.fromCommit)
+	if err != nil {
+		return fmt.Errorf("snapshot the repository: %w", err)
+	}
+	defer snap.Remove()
+	cacheDir, err := cache.DefaultDir()
+	if err != nil {
+		return err
+	}
+	caches, err := cache.NewStore(cacheDir)
+	if err != nil {
+		return err
+	}
+	arts, err := openArtifacts(ctx, root, runDir)
+	if err != nil {
+		return err
+	}
+	w := &worker.Worker{
+		Snapshot:       snap,
+		RunDir:         runDir,
+		Executor:       shell.New(shell.Options{Sections: true}),
+		Caches:         caches,
+		Artifacts:      arts,
+		KeepWorkspaces: f.keep,
+	}
+	var sink engine.Sink
+	if f.asJSON {
+		sink = termview.NewJSON(out)
+	} else {
+		sink = termview.NewLines(out)
+	}
+	logs := newLogFiles(filepath.Join(runDir, "logs"))
+	defer logs.Close()
+	summary, err := engine.Run(ctx, pl, w, engine.Options{
+		Concurrency:       f.concurrency,
+		Manual:            f.manual,
+		AllManual:         f.allManual,
+		Timeout:           f.timeout,
+		Sink:              engine.SinkFunc(func(e engine.Event) { logs.Emit(e); sink.Emit(e) }),
+		Secrets:           secrets,
+		PipelineVariables: in.Variables,
+	})
+	if err != nil {
+		return &exitError{code: ExitFailed, err: err}
+	}
+	if !f.asJSON {
+		termview.Summary(out, summary)
+		fmt.Fprintf(out, "logs and artifacts: %s\n", runDir)
+	}
+	if code := summary.ExitCode(); code != 0 {
+		return silentExit(code)
+	}
+	return nil
+}
+
+// runVariables reads --secret, --secret-file and --var-file.
+func (f *runFlags) runVariables() (vars []pipeline.Variable, secrets []string, err error) {
+	split := func(flag, kv string) (string, string, error) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return "", "", fmt.Errorf("--%s %q: want KEY=VALUE", flag, kv)
+		}
+		return k, v, nil
+	}
+	for _, kv := range f.secrets {
+		k, v, err := split("secret", kv)
+		if err != nil {
+			return nil, nil, err
+		}
+		vars = append(vars, pipeline.Variable{Name: k, Value: v, Secret: true})
+		secrets = append(secrets, v)
+	}
+	for _, kv := range f.secretFiles {
+		k, path, err := split("secret-file", kv)
+		if err != nil {
+			return nil, nil, err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--secret-file %s: %w", k, err)
+		}
+		v := strings.TrimRight(string(data), "\n")
+		vars = append(vars, pipeline.Variable{Name: k, Value: v, Secret: true})
+		secrets = append(secrets, v)
+	}
+	for _, kv := range f.varFiles {
+		k, path, err := split("var-file", kv)
+		if err != nil {
+			return nil, nil, err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--var-file %s: %w", k, err)
+		}
+		vars = append(vars, pipeline.Variable{Name: k, Value: string(data), File: true})
+	}
+	return vars, secrets, nil
+}
+
+// selectJobs keeps the named jobs (instance or base names) and every job
+// they need, transitively. A kept job without needs still waits for the
+// earlier stages among the kept jobs.
+func selectJobs(pl *plan.Plan, names []string) (*plan.Plan, error) {
+	byName := map[string]*plan.Job{}
+	for _, j := range pl.Jobs {
+		byName[j.Name] = j
+	}
+	keep := map[string]bool{}
+	var add func(j *plan.Job)
+	add = func(j *plan.Job) {
+		if keep[j.Name] {
+			return
+		}
+		keep[j.Name] = true
+		for _, n := range j.Needs {
+			if dep := byName[n.Job]; dep != nil {
+				add(dep)
+			}
+		}
+	}
+	for _, name := range names {
+		found := false
+		for _, j := range pl.Jobs {
+			if j.Name == name || j.Base == name {
+				add(j)
+				found = true
+			}
+		}
+		if !found {
+			var all []string
+			for _, j := range pl.Jobs {
+				all = append(all, j.Name)
+			}
+			sort.Strings(all)
+			return nil, fmt.Errorf("no job %q in this pipeline (jobs: %s)", name, strings.Join(all, ", "))
+		}
+	}
+	out := *pl
+	out.Jobs = nil
+	stages := map[string]bool{}
+	for _, j := range pl.Jobs {
+		if keep[j.Name] {
+			out.Jobs = append(out.Jobs, j)
+			stages[j.Stage] = true
+		}
+	}
+	out.Stages = nil
+	for _, s := range pl.Stages {
+		if stages[s] {
+			out.Stages = append(out.Stages, s)
+		}
+	}
+	return &out, nil
+}
+
+// newRunDir makes .gantry/runs/<n> with the next free number.
+func newRunDir(root string) (string, error) {
+	runs := filepath.Join(root, ".gantry", "runs")
+	if err := os.MkdirAll(runs, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", runs, err)
+	}
+	entries, err := os.ReadDir(runs)
+	if err != nil {
+		return "", fmt.Errorf("list runs: %w", err)
+	}
+	next := 1
+	for _, e := range entries {
+		if n, err := strconv.Atoi(e.Name()); err == nil && n >= next {
+			next = n + 1
+		}
+	}
+	for ; ; next++ {
+		dir := filepath.Join(runs, strconv.Itoa(next))
+		if err := os.Mkdir(dir, 0o755); err == nil {
+			return dir, nil
+		} else if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("create run folder: %w", err)
+		}
+	}
+}
+
+// logFiles writes each job's log to logs/<job>.log as it arrives.
+type logFiles struct {
+	dir   string
+	files map[string]io.WriteCloser
+}
+
+func newLogFiles(dir string) *logFiles {
+	return &logFiles{dir: dir, files: map[string]io.WriteCloser{}}
+}
+
+func (l *logFiles) Emit(e engine.Event) {
+	if ev, ok := e.(engine.JobLog); ok {
+		f, ok := l.files[ev.Job]
+		if !ok {
+			_ = os.MkdirAll(l.dir, 0o755)
+			name := strings.NewReplacer("/", "_", " ", "_", ":", "_").Replace(ev.Job) + ".log"
+			file, err := os.Create(filepath.Join(l.dir, name))
+			if err != nil {
+				return
+			}
+			f = file
+			l.files[ev.Job] = f
+		}
+		_, _ = io.WriteString(f, ev.Chunk)
+	}
+}
+
+func (l *logFiles) Close() {
+	for _, f := range l.files {
+		f.Close()
+	}
+}
