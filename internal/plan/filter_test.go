@@ -250,12 +250,6 @@ job:
 			jobs: []string{"k8s"},
 		},
 		{
-			name:    "when never without rules",
-			yaml:    "off:\n  script: a\n  when: never\nother:\n  script: b\n",
-			in:      pushMain,
-			skipped: map[string]string{"off": "when: never"},
-		},
-		{
 			name: "manual job without rules may fail",
 			yaml: "deploy:\n  script: a\n  when: manual\nstrict:\n  script: a\n  when: manual\n  allow_failure: false\n",
 			in:   pushMain,

@@ -145,12 +145,10 @@ func runSandbox(rawSpec string, argv []string) (int, error) {
 		return exitSetupFailed, errors.New("no command to run")
 	}
 	err = syscall.Exec(spec.Path, argv, os.Environ())
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	if errors.Is(err, fs.ErrNotExist) {
 		return exitNotFound, fmt.Errorf("run %s: %w", argv[0], err)
-	default:
-		return exitCannotExec, fmt.Errorf("run %s: %w", argv[0], err)
 	}
+	return exitCannotExec, fmt.Errorf("run %s: %w", argv[0], err)
 }
 
 // dropCapabilities clears the ambient and inheritable sets of this thread so
@@ -176,6 +174,9 @@ func dropCapabilities() error {
 // must be a private one.
 func mountWorkspace(spec sandboxSpec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		if spec.UserNS && errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("make mounts private: %w (no user namespace: was Cmd.SysProcAttr replaced instead of modified?)", err)
+		}
 		return fmt.Errorf("make mounts private: %w", err)
 	}
 	if err := mountOverlay(spec); err != nil {

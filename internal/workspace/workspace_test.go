@@ -159,7 +159,8 @@ func TestFSMatchesJobView(t *testing.T) {
 			rm -rf src/sub deleted.txt .gitignore
 			mkdir src/sub && echo x > src/sub/x
 			rm -rf .git && mkdir .git && echo replaced > .git/HEAD
-			ln -s src/main.go main-link
+			mv src moved-src && ln notes.txt hardlink.txt
+			ln -s moved-src/main.go main-link
 			ln -s "$PWD/notes.txt" absolute-link
 			mkdir -p a/b && ln -s ../.. a/b/up`)
 		out := mustRunIn(t, w, "find . -mindepth 1 | sort")
@@ -184,7 +185,7 @@ func TestFSMatchesJobView(t *testing.T) {
 		if !slices.Equal(inside, outside) {
 			t.Errorf("FS lists\n%v\nthe job saw\n%v", outside, inside)
 		}
-		if err := fstest.TestFS(w.FS(), "src/sub/x", "main-link", "notes.txt", ".git/HEAD"); err != nil {
+		if err := fstest.TestFS(w.FS(), "moved-src/sub/x", "moved-src/main.go", "main-link", "hardlink.txt", ".git/HEAD"); err != nil {
 			t.Error(err)
 		}
 		if got, err := fs.ReadFile(w.FS(), "a/b/up/main-link"); err != nil || string(got) != "package main\n" {

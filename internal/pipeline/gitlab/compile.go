@@ -65,7 +65,7 @@ func (c *compiler) pipeline() *pipeline.Pipeline {
 		if contains(globalKeys, name) {
 			continue
 		}
-		n := root.vals[name]
+		n := root.get(name)
 		if strings.HasPrefix(name, ".") {
 			continue // hidden: a template, compiled only through extends or !reference
 		}
@@ -101,7 +101,7 @@ func (c *compiler) defaultNode() *node {
 			def = deepMerge(def, d)
 			// default keywords replace, they do not merge with the legacy ones
 			for _, k := range d.keys {
-				def.set(k, d.kpos[k], d.vals[k])
+				def.set(k, d.keyPos(k), d.get(k))
 			}
 		}
 	}
@@ -157,12 +157,12 @@ func (c *compiler) extend(name string, at pipeline.Pos) *node {
 	own := newMap(n.pos)
 	for _, k := range n.keys {
 		if k != "extends" {
-			own.set(k, n.kpos[k], n.vals[k])
+			own.set(k, n.keyPos(k), n.get(k))
 		}
 	}
 	merged = deepMerge(merged, own)
 	// Keep extends visible so that a script-less template job is recognised.
-	merged.set("extends", n.kpos["extends"], ext)
+	merged.set("extends", n.keyPos("extends"), ext)
 	c.extended[name] = merged
 	return merged
 }

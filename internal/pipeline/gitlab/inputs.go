@@ -34,7 +34,7 @@ func (l *loader) parseSpec(header *node) []pipeline.Input {
 	}
 	var out []pipeline.Input
 	for _, name := range inputs.keys {
-		v := inputs.vals[name]
+		v := inputs.get(name)
 		in := pipeline.Input{Name: name, Type: "string", Pos: inputs.keyPos(name)}
 		keyPath := "spec:inputs:" + name
 		if v.kind == kMap {
@@ -196,9 +196,9 @@ func interpolate(n *node, values map[string]any, errs *pipeline.Errors) *node {
 		for _, k := range n.keys {
 			key := k
 			if strings.Contains(k, "$[[") {
-				key = interpolate(&node{kind: kScalar, str: k, pos: n.kpos[k]}, values, errs).str
+				key = interpolate(&node{kind: kScalar, str: k, pos: n.keyPos(k)}, values, errs).str
 			}
-			out.set(key, n.kpos[k], interpolate(n.vals[k], values, errs))
+			out.set(key, n.keyPos(k), interpolate(n.get(k), values, errs))
 		}
 		return out
 	}

@@ -2,6 +2,7 @@ package gitlab
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -24,10 +25,17 @@ func (c *compiler) job(name string, pos pipeline.Pos, n *node) *pipeline.Job {
 		}
 		j.Keywords = append(j.Keywords, k)
 	}
+	if name == "pages" && !n.hasKey("pages") {
+		// A job named pages publishes GitLab Pages unless it says pages: false.
+		j.Keywords = append(j.Keywords, "pages")
+	}
+	if p := n.get("pages"); p != nil && p.kind == kScalar && p.tag == "!!bool" && strings.EqualFold(p.str, "false") {
+		j.Keywords = slices.DeleteFunc(j.Keywords, func(k string) bool { return k == "pages" })
+	}
 	sort.Strings(j.Keywords)
 
 	for _, k := range n.keys {
-		v := n.vals[k]
+		v := n.get(k)
 		kp := at + ":" + k
 		switch k {
 		case "stage":
@@ -62,7 +70,8 @@ func (c *compiler) job(name string, pos pipeline.Pos, n *node) *pipeline.Job {
 		case "except":
 			j.Except = c.filter(v, kp)
 		case "when":
-			j.When = pipeline.When(c.d.oneOf(v, kp, "on_success", "on_failure", "always", "manual", "delayed", "never"))
+			// never is a rules value only: GitLab refuses it on the job itself.
+			j.When = pipeline.When(c.d.oneOf(v, kp, "on_success", "on_failure", "always", "manual", "delayed"))
 		case "start_in":
 			j.StartIn = c.d.duration(v, kp)
 		case "allow_failure":
@@ -118,13 +127,13 @@ func (c *compiler) withDefaults(n *node, inherit []string) *node {
 	}
 	out := newMap(n.pos)
 	for _, k := range n.keys {
-		out.set(k, n.kpos[k], n.vals[k])
+		out.set(k, n.keyPos(k), n.get(k))
 	}
 	for _, k := range c.defaults.keys {
 		if n.hasKey(k) || (inherit != nil && !contains(inherit, k)) {
 			continue
 		}
-		out.set(k, c.defaults.kpos[k], c.defaults.vals[k])
+		out.set(k, c.defaults.keyPos(k), c.defaults.get(k))
 	}
 	return out
 }
@@ -170,9 +179,11 @@ func (c *compiler) checkJob(j *pipeline.Job, n *node, at string) {
 		c.d.errorf(n.get("script").pos, at+":script", "should not be empty")
 	}
 	if j.HasRules {
-		for _, k := range []string{"only", "except", "when"} {
+		// A job-level when is allowed beside rules (GitLab 16.x): it is the
+		// when of every matching rule that sets none. start_in is not.
+		for _, k := range []string{"only", "except", "start_in"} {
 			if n.hasKey(k) {
-				c.d.errorf(n.keyPos(k), at+":"+k, "may not be used with rules (use when: inside a rule instead)")
+				c.d.errorf(n.keyPos(k), at+":"+k, "may not be used with rules (set it inside a rule instead)")
 			}
 		}
 	}

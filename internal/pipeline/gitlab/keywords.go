@@ -21,7 +21,7 @@ func (c *compiler) variables(n *node, at string, global bool) []pipeline.Variabl
 	}
 	out := make([]pipeline.Variable, 0, len(n.keys))
 	for _, name := range n.keys {
-		v := n.vals[name]
+		v := n.get(name)
 		kp := at + ":" + name
 		if !variableNameRE.MatchString(name) {
 			c.d.errorf(n.keyPos(name), kp, "invalid variable name: use letters, digits and _")
@@ -258,7 +258,7 @@ func decodeMatrix(parent *node, at string, d decoder) ([]map[string][]string, []
 			if !variableNameRE.MatchString(k) {
 				d.errorf(entry.keyPos(k), at+":"+k, "invalid variable name")
 			}
-			m[k] = d.strList(entry.vals[k], at+":"+k)
+			m[k] = d.strList(entry.get(k), at+":"+k)
 		}
 		out = append(out, m)
 		order = append(order, append([]string(nil), entry.keys...))
@@ -394,7 +394,7 @@ func (c *compiler) artifacts(n *node, at string) *pipeline.Artifacts {
 	}
 	if r := n.get("reports"); r != nil && c.d.hash(r, at+":reports", reportKeys) {
 		for _, k := range r.keys {
-			v := r.vals[k]
+			v := r.get(k)
 			kp := at + ":reports:" + k
 			switch k {
 			case "junit":

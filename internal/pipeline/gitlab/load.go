@@ -148,7 +148,7 @@ func (l *loader) loadFile(file string, data []byte, inputs map[string]any, depth
 	own := newMap(body.pos)
 	for _, k := range body.keys {
 		if k != "include" {
-			own.set(k, body.kpos[k], body.vals[k])
+			own.set(k, body.keyPos(k), body.get(k))
 		}
 	}
 	return deepMerge(merged, own)
@@ -197,7 +197,7 @@ func (l *loader) includeItem(n *node) (includeItem, bool) {
 	}
 	kinds := 0
 	for _, k := range n.keys {
-		v := n.vals[k]
+		v := n.get(k)
 		kp := n.keyPos(k)
 		switch k {
 		case "local", "remote", "project", "template", "component":
@@ -219,7 +219,7 @@ func (l *loader) includeItem(n *node) (includeItem, bool) {
 			}
 			it.inc.Inputs = map[string]any{}
 			for _, ik := range v.keys {
-				it.inc.Inputs[ik] = toGo(v.vals[ik])
+				it.inc.Inputs[ik] = toGo(v.get(ik))
 			}
 		case "rules":
 			it.inc.Rules = decodeRules(v, "include:rules", &l.errs, true)
@@ -338,14 +338,14 @@ func deepMerge(base, over *node) *node {
 	}
 	out := newMap(over.pos)
 	for _, k := range base.keys {
-		out.set(k, base.kpos[k], base.vals[k])
+		out.set(k, base.keyPos(k), base.get(k))
 	}
 	for _, k := range over.keys {
-		if b, ok := out.vals[k]; ok && b != nil && b.kind == kMap && over.vals[k].kind == kMap {
-			out.set(k, over.kpos[k], deepMerge(b, over.vals[k]))
+		if b := out.get(k); b != nil && b.kind == kMap && over.get(k).kind == kMap {
+			out.set(k, over.keyPos(k), deepMerge(b, over.get(k)))
 			continue
 		}
-		out.set(k, over.kpos[k], over.vals[k])
+		out.set(k, over.keyPos(k), over.get(k))
 	}
 	return out
 }

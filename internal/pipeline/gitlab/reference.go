@@ -36,16 +36,16 @@ func (l *loader) resolveIn(root, n *node, depth int) *node {
 	case kMap:
 		var out *node
 		for _, k := range n.keys {
-			v := n.vals[k]
+			v := n.get(k)
 			r := l.resolveIn(root, v, depth)
 			if r != v && out == nil {
 				out = newMap(n.pos)
 				for _, k2 := range n.keys {
-					out.set(k2, n.kpos[k2], n.vals[k2])
+					out.set(k2, n.keyPos(k2), n.get(k2))
 				}
 			}
 			if out != nil {
-				out.set(k, n.kpos[k], r)
+				out.set(k, n.keyPos(k), r)
 			}
 		}
 		if out != nil {

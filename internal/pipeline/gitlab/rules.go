@@ -127,7 +127,7 @@ func ruleVariables(n *node, at string, d decoder) []pipeline.Variable {
 	}
 	var out []pipeline.Variable
 	for _, k := range n.keys {
-		v := n.vals[k]
+		v := n.get(k)
 		if v.kind != kScalar && v.kind != kNull {
 			d.errorf(v.pos, at+":"+k, "should be a string, not %s", v.describe())
 			continue

@@ -31,30 +31,48 @@ type node struct {
 	tag  string // resolved YAML tag of a scalar: !!str, !!int, !!bool, !!float, !!null
 	str  string
 	keys []string // map keys in order
-	vals map[string]*node
-	kpos map[string]pipeline.Pos
-	seq  []*node
+	vals []*node  // values, parallel to keys
+	kpos []pipeline.Pos
+	index map[string]int // key -> position, for maps of indexFrom keys or more
+	seq   []*node
+}
+
+// Maps this large get an index; smaller ones (most of them) are searched in
+// order, which costs less than building a Go map for each.
+const indexFrom = 12
+
+func (n *node) find(key string) int {
+	if n == nil || n.kind != kMap {
+		return -1
+	}
+	if n.index != nil {
+		if i, ok := n.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, k := range n.keys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
 }
 
 func (n *node) get(key string) *node {
-	if n == nil || n.kind != kMap {
-		return nil
+	if i := n.find(key); i >= 0 {
+		return n.vals[i]
 	}
-	return n.vals[key]
+	return nil
 }
 
-func (n *node) has(key string) bool {
-	return n.get(key) != nil || (n != nil && n.kind == kMap && n.hasKey(key))
-}
+func (n *node) has(key string) bool { return n.find(key) >= 0 }
 
-func (n *node) hasKey(key string) bool {
-	_, ok := n.vals[key]
-	return ok
-}
+func (n *node) hasKey(key string) bool { return n.find(key) >= 0 }
 
 func (n *node) keyPos(key string) pipeline.Pos {
-	if p, ok := n.kpos[key]; ok {
-		return p
+	if i := n.find(key); i >= 0 {
+		return n.kpos[i]
 	}
 	return n.pos
 }
@@ -83,16 +101,27 @@ func (n *node) describe() string {
 }
 
 func newMap(pos pipeline.Pos) *node {
-	return &node{kind: kMap, pos: pos, vals: map[string]*node{}, kpos: map[string]pipeline.Pos{}}
+	return &node{kind: kMap, pos: pos}
 }
 
-// set adds or replaces a key, keeping the first position of the key in order.
+// set adds or replaces a key; a replaced key keeps its place in the order.
 func (n *node) set(key string, kp pipeline.Pos, v *node) {
-	if _, ok := n.vals[key]; !ok {
-		n.keys = append(n.keys, key)
+	if i := n.find(key); i >= 0 {
+		n.vals[i], n.kpos[i] = v, kp
+		return
 	}
-	n.vals[key] = v
-	n.kpos[key] = kp
+	n.keys = append(n.keys, key)
+	n.vals = append(n.vals, v)
+	n.kpos = append(n.kpos, kp)
+	switch {
+	case n.index != nil:
+		n.index[key] = len(n.keys) - 1
+	case len(n.keys) >= indexFrom:
+		n.index = make(map[string]int, len(n.keys)*2)
+		for i, k := range n.keys {
+			n.index[k] = i
+		}
+	}
 }
 
 // converter turns yaml.v3 nodes into nodes, resolving aliases and merge keys.
@@ -205,7 +234,7 @@ func (c *converter) convertMap(y *yaml.Node) *node {
 			c.errorf(c.pos(k), "", "a hash key must be a plain value")
 			continue
 		}
-		if _, dup := n.vals[k.Value]; dup {
+		if n.hasKey(k.Value) {
 			// yaml.v3 already refuses duplicate keys; kept as a guard.
 			c.errorf(c.pos(k), "", "duplicate key %q", k.Value)
 		}
@@ -214,8 +243,8 @@ func (c *converter) convertMap(y *yaml.Node) *node {
 	// YAML merge keys: explicit keys win; among merged hashes the first wins.
 	for _, m := range merges {
 		for _, key := range m.keys {
-			if _, ok := n.vals[key]; !ok {
-				n.set(key, m.kpos[key], m.vals[key])
+			if !n.hasKey(key) {
+				n.set(key, m.keyPos(key), m.get(key))
 			}
 		}
 	}
@@ -247,7 +276,7 @@ func expandedSize(n *node, memo map[*node]int) int {
 		}
 	}
 	for _, k := range n.keys {
-		size += expandedSize(n.vals[k], memo)
+		size += expandedSize(n.get(k), memo)
 		if size > maxExpandedNodes {
 			break
 		}
