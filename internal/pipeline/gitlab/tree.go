@@ -26,13 +26,13 @@ const (
 // keys are resolved. Nodes are never changed once built: merging makes new
 // nodes, so one aliased node may safely appear in many places.
 type node struct {
-	kind kind
-	pos  pipeline.Pos
-	tag  string // resolved YAML tag of a scalar: !!str, !!int, !!bool, !!float, !!null
-	str  string
-	keys []string // map keys in order
-	vals []*node  // values, parallel to keys
-	kpos []pipeline.Pos
+	kind  kind
+	pos   pipeline.Pos
+	tag   string // resolved YAML tag of a scalar: !!str, !!int, !!bool, !!float, !!null
+	str   string
+	keys  []string // map keys in order
+	vals  []*node  // values, parallel to keys
+	kpos  []pipeline.Pos
 	index map[string]int // key -> position, for maps of indexFrom keys or more
 	seq   []*node
 }
