@@ -28,7 +28,7 @@ func TestExpWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	for _, n := range []int{1, 2, 4, 8, 16, 32} {
+	for _, n := range []int{64, 32, 16, 8, 4, 32, 64} {
 		dest := filepath.Join(work, "d"+strconv.Itoa(n))
 		syscall.Sync()
 		start := time.Now()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/gantry-ci/gantry/internal/cache"
 	"github.com/gantry-ci/gantry/internal/engine"
@@ -142,9 +143,14 @@ func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []st
 		KeepWorkspaces: f.keep,
 	}
 	var sink engine.Sink
-	if f.asJSON {
+	var live *termview.Live
+	switch {
+	case f.asJSON:
 		sink = termview.NewJSON(out)
-	} else {
+	case terminalWidth(out) > 0:
+		live = termview.NewLive(out, terminalWidth(out), 3, 100*time.Millisecond)
+		sink = live
+	default:
 		sink = termview.NewLines(out)
 	}
 	logs := newLogFiles(filepath.Join(runDir, "logs"))
@@ -158,6 +164,9 @@ func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []st
 		Secrets:           secrets,
 		PipelineVariables: in.Variables,
 	})
+	if live != nil {
+		live.Close()
+	}
 	if err != nil {
 		return &exitError{code: ExitFailed, err: err}
 	}
@@ -277,6 +286,13 @@ func newRunDir(root string) (string, error) {
 	if err := os.MkdirAll(runs, 0o755); err != nil {
 		return "", fmt.Errorf("create %s: %w", runs, err)
 	}
+	// Keep run folders out of git and so out of later runs' snapshots.
+	ignore := filepath.Join(root, ".gantry", ".gitignore")
+	if _, err := os.Stat(ignore); errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(ignore, []byte("*\n"), 0o644); err != nil {
+			return "", fmt.Errorf("write %s: %w", ignore, err)
+		}
+	}
 	entries, err := os.ReadDir(runs)
 	if err != nil {
 		return "", fmt.Errorf("list runs: %w", err)
@@ -328,4 +344,18 @@ func (l *logFiles) Close() {
 	for _, f := range l.files {
 		f.Close()
 	}
+}
+
+// terminalWidth is the width of the terminal w writes to, or 0 when w is
+// not a terminal (a pipe, a file, CI), where plain prefixed lines are shown.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 80
+	}
+	return width
 }

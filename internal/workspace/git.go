@@ -147,7 +147,7 @@ func writeGitDir(ctx context.Context, repo repoInfo, dst string, withIndex bool)
 		}
 	}
 	for _, f := range optional {
-		err := copyFile(f.from, filepath.Join(gitDir, f.to), 0o666)
+		err := copyFile(f.from, filepath.Join(gitDir, f.to), 0o644)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("copy %s into snapshot: %w", f.from, err)
 		}

@@ -1,0 +1,70 @@
+package e2e
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestNeedsStartsBeforeStageEnds checks that a job with needs starts as
+// soon as what it needs is done, while a stage-ordered job of the same
+// stage waits for the whole earlier stage. The slow job waits until the
+// needs job has run (through a folder outside the workspaces), so the order
+// is forced by the scheduler and not by timing: a scheduler that waited for
+// the stage would make slow give up after its bound and finish first.
+func TestNeedsStartsBeforeStageEnds(t *testing.T) {
+	t.Parallel()
+	signal := t.TempDir()
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+stages: [build, test]
+fast:
+  stage: build
+  script: [echo fast]
+slow:
+  stage: build
+  script:
+    - for i in $(seq 400); do [ -f "$SIGNAL/dag-done" ] && break; sleep 0.05; done
+    - echo slow done
+dag:
+  stage: test
+  needs: [fast]
+  script: [touch "$SIGNAL/dag-done"]
+staged:
+  stage: test
+  script: [echo staged]
+`})
+	res := r.mustRun(0, "run", "--json", "--concurrency", "4", "--var", "SIGNAL="+signal)
+	evs := events(t, res.stdout)
+	var finished, started []string
+	for _, e := range evs {
+		switch {
+		case e.Type == "job_finished":
+			finished = append(finished, e.Job)
+		case e.Type == "job_started":
+			started = append(started, e.Job)
+		}
+	}
+	idx := func(list []string, job string) int {
+		i := slices.Index(list, job)
+		if i < 0 {
+			t.Fatalf("no event for %s in %v", job, list)
+		}
+		return i
+	}
+	if idx(finished, "fast") > idx(finished, "dag") || idx(finished, "dag") > idx(finished, "slow") {
+		t.Errorf("finish order = %v, want fast before dag before slow", finished)
+	}
+	if idx(finished, "slow") > idx(finished, "staged") {
+		t.Errorf("finish order = %v, want staged after slow", finished)
+	}
+	// staged may only start once slow has finished.
+	var order []string
+	for _, e := range evs {
+		if (e.Type == "job_started" && e.Job == "staged") || (e.Type == "job_finished" && e.Job == "slow") {
+			order = append(order, e.Type+":"+e.Job)
+		}
+	}
+	if !slices.Equal(order, []string{"job_finished:slow", "job_started:staged"}) {
+		t.Errorf("events = %v, want slow finished before staged started", order)
+	}
+	_ = started
+}
