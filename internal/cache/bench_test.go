@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gantry-ci/gantry/internal/cache"
 	"github.com/gantry-ci/gantry/internal/fileset"
@@ -79,8 +80,8 @@ func newBenchTree(b *testing.B) benchTree {
 }
 
 // BenchmarkCache200MB measures save and restore of a 200 MB, 20,000-file
-// tree beside `tar -x` of an uncompressed tar of the same tree, so the
-// ratio shows in one run:
+// tree, and beside each restore `tar -x` of an uncompressed tar of the same
+// tree, reporting tar-x/restore (above 1 means gantry restores faster):
 //
 //	go test -bench . -benchtime 3x ./internal/cache
 func BenchmarkCache200MB(b *testing.B) {
@@ -101,21 +102,13 @@ func BenchmarkCache200MB(b *testing.B) {
 		b.Logf("tree %d MB in %d files; archive %d MB", tree.bytes>>20, len(tree.files), info.Size()>>20)
 	}
 
-	restoreLoop := func(b *testing.B, restore func(dest string)) {
-		b.SetBytes(tree.bytes)
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			dest := filepath.Join(work, "dest")
-			os.RemoveAll(dest)
-			if err := os.MkdirAll(dest, 0o755); err != nil {
-				b.Fatal(err)
-			}
-			settle()
-			b.StartTimer()
-			restore(dest)
+	dest := filepath.Join(work, "dest")
+	fresh := func(b *testing.B) {
+		os.RemoveAll(dest)
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			b.Fatal(err)
 		}
-		b.StopTimer()
-		os.RemoveAll(filepath.Join(work, "dest"))
+		settle()
 	}
 
 	b.Run("save", func(b *testing.B) {
@@ -129,18 +122,31 @@ func BenchmarkCache200MB(b *testing.B) {
 			}
 		}
 	})
+	// Each iteration restores with gantry (timed by the benchmark) and then
+	// runs `tar -x` into an equally fresh directory (timed by hand), so both
+	// see the same machine load and the ratio is reported directly.
 	b.Run("restore", func(b *testing.B) {
-		restoreLoop(b, func(dest string) {
+		b.SetBytes(tree.bytes)
+		var tarTime time.Duration
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			fresh(b)
+			b.StartTimer()
 			if hit, err := store.Restore(b.Context(), []string{"bench"}, dest); err != nil || hit == "" {
 				b.Fatalf("restore: hit %q, %v", hit, err)
 			}
-		})
-	})
-	b.Run("tar-x-uncompressed", func(b *testing.B) {
-		restoreLoop(b, func(dest string) {
+			b.StopTimer()
+			fresh(b)
+			start := time.Now()
 			if out, err := exec.Command("tar", "-xf", tarball, "-C", dest).CombinedOutput(); err != nil {
 				b.Fatalf("tar -x: %v\n%s", err, out)
 			}
-		})
+			tarTime += time.Since(start)
+			b.StartTimer()
+		}
+		b.StopTimer()
+		os.RemoveAll(dest)
+		b.ReportMetric(float64(tarTime.Nanoseconds())/float64(b.N), "tar-x-ns/op")
+		b.ReportMetric(float64(tarTime.Nanoseconds())/float64(b.Elapsed().Nanoseconds()), "tar-x/restore")
 	})
 }

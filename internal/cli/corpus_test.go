@@ -19,10 +19,15 @@ import (
 // The pipeline corpus in testdata/pipelines checks `gantry lint` and
 // `gantry plan --json` end to end against what GitLab does. Each folder holds
 // a .gitlab-ci.yml (and any files it includes), cases.json and the expected
-// output in golden/. Every case also carries a hand-written `expect` block:
-// the few facts GitLab's documentation fixes (which jobs, in which order,
-// when, needs...). -update rewrites the goldens but never the expectations,
-// so a regenerated golden that contradicts GitLab still fails.
+// output in golden/: <case>.json is plan's standard output, <case>.err its
+// standard error and exit code when either is not clean, lint.txt lint's
+// output and exit code.
+//
+// Every case also carries a hand-written `expect` block: the facts GitLab's
+// documentation fixes (which jobs, in which order, when, needs...). -update
+// rewrites the goldens of the cases that meet their expectations and keeps
+// the others, whose goldens were written by hand to say what GitLab does:
+// regenerating never turns a known disagreement into the norm.
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/pipelines")
 

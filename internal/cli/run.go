@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -126,7 +128,9 @@ func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []st
 	if err != nil {
 		return err
 	}
-	caches, err := cache.NewStore(cacheDir)
+	// GitLab's caches belong to a project; without a folder per project
+	// every repository's "default" key would be one shared cache.
+	caches, err := cache.NewStore(filepath.Join(cacheDir, projectCacheDir(root)))
 	if err != nil {
 		return err
 	}
@@ -328,7 +332,7 @@ func (l *logFiles) Emit(e engine.Event) {
 		f, ok := l.files[ev.Job]
 		if !ok {
 			_ = os.MkdirAll(l.dir, 0o755)
-			name := strings.NewReplacer("/", "_", " ", "_", ":", "_").Replace(ev.Job) + ".log"
+			name := jobFileName(ev.Job) + ".log"
 			file, err := os.Create(filepath.Join(l.dir, name))
 			if err != nil {
 				return
@@ -358,4 +362,16 @@ func terminalWidth(w io.Writer) int {
 		return 80
 	}
 	return width
+}
+
+// projectCacheDir names a project's folder in the user's cache store: the
+// folder's name for people reading it, and a digest of its absolute path
+// so that two checkouts with the same name stay apart.
+func projectCacheDir(root string) string {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		abs = root
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Base(abs) + "-" + hex.EncodeToString(sum[:6])
 }

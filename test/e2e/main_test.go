@@ -47,9 +47,10 @@ func buildAndRun(m *testing.M) int {
 // repo is a git repository made for one test, with a private home and
 // cache folder so that runs never share caches with other tests.
 type repo struct {
-	t    *testing.T
-	dir  string
-	home string
+	t     *testing.T
+	dir   string
+	home  string
+	extra []string // more environment for gantry, KEY=VALUE
 }
 
 // newRepo makes a git repository on branch main holding files (path →
@@ -86,7 +87,7 @@ func (r *repo) env() []string {
 		"LANG=C",
 		"GIT_CONFIG_NOSYSTEM=1",
 	}
-	return env
+	return append(env, r.extra...)
 }
 
 func (r *repo) git(args ...string) string {

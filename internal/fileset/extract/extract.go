@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -21,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // ErrUnsafePath reports an entry whose name would place it outside the
@@ -28,9 +31,17 @@ import (
 var ErrUnsafePath = errors.New("entry path escapes the destination directory")
 
 // smallFile is the largest file whose content is buffered and handed to a
-// worker; larger files are streamed by the caller so memory stays bounded
-// (at most about 3 x Workers buffers of this size are alive).
+// worker; larger files are streamed by the caller.
 const smallFile = 1 << 20
+
+// maxBuffered bounds the bytes of file content waiting for workers. It lets
+// the producer run several directories ahead of the slowest worker without
+// letting an archive of many small files pin unbounded memory.
+const maxBuffered = 64 << 20
+
+// queueLen is each worker's backlog in files: enough to hold a typical
+// directory, so the producer can move on to the next one.
+const queueLen = 128
 
 // Options tunes a Writer; the zero value is ready to use.
 type Options struct {
@@ -43,11 +54,12 @@ type Options struct {
 // to be called from one goroutine (the producer); the writes themselves run
 // concurrently. Existing files are replaced, as `tar -x` does.
 type Writer struct {
-	ctx  context.Context
-	root *os.Root
-	jobs chan job
-	wg   sync.WaitGroup
-	bufs sync.Pool
+	ctx    context.Context
+	root   *os.Root
+	queues []chan job
+	wg     sync.WaitGroup
+	bufs   bufPool
+	budget *semaphore.Weighted
 
 	mu  sync.Mutex
 	err error
@@ -83,18 +95,19 @@ func New(ctx context.Context, destDir string, opts Options) (*Writer, error) {
 	}
 	n := opts.Workers
 	if n <= 0 {
-		n = min(max(4*runtime.GOMAXPROCS(0), 4), 32)
+		n = min(max(8*runtime.GOMAXPROCS(0), 8), 64)
 	}
 	w := &Writer{
-		ctx:  ctx,
-		root: root,
-		jobs: make(chan job, 2*n),
-		dirs: map[string]dirMeta{},
+		ctx:    ctx,
+		root:   root,
+		queues: make([]chan job, n),
+		budget: semaphore.NewWeighted(maxBuffered),
+		dirs:   map[string]dirMeta{},
 	}
-	w.bufs.New = func() any { b := make([]byte, 0, smallFile); return &b }
 	w.wg.Add(n)
-	for range n {
-		go w.work()
+	for i := range w.queues {
+		w.queues[i] = make(chan job, queueLen)
+		go w.work(w.queues[i])
 	}
 	return w, nil
 }
@@ -178,13 +191,16 @@ func (w *Writer) File(name string, mode fs.FileMode, mtime time.Time, size int64
 			return err
 		}))
 	}
-	bp := w.bufs.Get().(*[]byte)
-	buf := (*bp)[:size]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		w.bufs.Put(bp)
+	bp := w.bufs.get(int(size))
+	if err := w.budget.Acquire(w.ctx, int64(cap(*bp))); err != nil {
+		w.bufs.put(bp)
+		return err
+	}
+	if _, err := io.ReadFull(r, *bp); err != nil {
+		w.budget.Release(int64(cap(*bp)))
+		w.bufs.put(bp)
 		return fmt.Errorf("read content of %s: %w", n, err)
 	}
-	*bp = buf
 	return w.send(job{name: n, mode: mode, mtime: mtime, data: bp})
 }
 
@@ -229,11 +245,20 @@ func (w *Writer) Symlink(name, target string) error {
 	return w.fail1(replace(sub, base, n, func() error { return sub.Symlink(target, base) }))
 }
 
+// send queues j on the worker that owns j's directory. Creating entries
+// takes the directory's lock in the kernel, so spreading one directory over
+// several workers only makes them wait on each other; giving each directory
+// to one worker lets different directories be filled truly in parallel.
 func (w *Writer) send(j job) error {
+	dir, _ := path.Split(j.name)
+	h := fnv.New32a()
+	h.Write([]byte(dir))
+	q := w.queues[h.Sum32()%uint32(len(w.queues))]
 	select {
-	case w.jobs <- j:
+	case q <- j:
 		return nil
 	case <-w.ctx.Done():
+		w.release(j)
 		return w.ctx.Err()
 	}
 }
@@ -245,7 +270,9 @@ func (w *Writer) Close() error {
 		return w.Err()
 	}
 	w.closed = true
-	close(w.jobs)
+	for _, q := range w.queues {
+		close(q)
+	}
 	w.wg.Wait()
 	defer w.root.Close()
 	if err := w.Err(); err != nil {
@@ -299,11 +326,11 @@ func (w *Writer) fail1(err error) error {
 	return err
 }
 
-func (w *Writer) work() {
+func (w *Writer) work(jobs <-chan job) {
 	defer w.wg.Done()
 	cache := dirCache{}
 	defer cache.closeAll()
-	for j := range w.jobs {
+	for j := range jobs {
 		if w.Err() != nil {
 			w.release(j)
 			continue // drain so the producer never blocks
@@ -317,8 +344,8 @@ func (w *Writer) work() {
 
 func (w *Writer) release(j job) {
 	if j.data != nil {
-		*j.data = (*j.data)[:0]
-		w.bufs.Put(j.data)
+		w.budget.Release(int64(cap(*j.data)))
+		w.bufs.put(j.data)
 	}
 }
 
@@ -458,4 +485,37 @@ func (c *dirCache) closeAll() {
 			r.Close()
 		}
 	}
+}
+
+// bufPool recycles content buffers in a few size classes, so a stream of
+// small files does not hold (or count against the budget) megabyte buffers.
+type bufPool struct {
+	classes [6]sync.Pool // 4 KiB, 16 KiB, ... 1 MiB (smallFile)
+}
+
+func bufClass(size int) (int, int) {
+	c, capacity := 0, 4<<10
+	for capacity < size && c < 5 {
+		c++
+		capacity *= 4
+	}
+	return c, capacity
+}
+
+func (p *bufPool) get(size int) *[]byte {
+	c, capacity := bufClass(size)
+	if b, ok := p.classes[c].Get().(*[]byte); ok {
+		*b = (*b)[:size]
+		return b
+	}
+	b := make([]byte, size, capacity)
+	return &b
+}
+
+func (p *bufPool) put(b *[]byte) {
+	c, capacity := bufClass(cap(*b))
+	if capacity != cap(*b) {
+		return
+	}
+	p.classes[c].Put(b)
 }

@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestVariablePrecedence checks GitLab's order, lowest first: global
+// variables, job variables, rules:variables, then --var from the command
+// line; and that a dotenv report of an earlier job beats the job's own
+// variables but not --var.
+func TestVariablePrecedence(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+stages: [build, test]
+variables:
+  A: global
+  B: global
+  C: global
+  D: global
+  V: global
+  W: global
+produce:
+  stage: build
+  script: ['printf "V=from-dotenv\nW=from-dotenv\n" > build.env']
+  artifacts: {reports: {dotenv: build.env}}
+show:
+  stage: test
+  variables:
+    B: job
+    C: job
+    D: job
+    V: job
+  rules:
+    - if: $CI_COMMIT_BRANCH == "main"
+      variables:
+        C: rules
+        D: rules
+  script:
+    - echo "A=$A B=$B C=$C D=$D"
+    - echo "V=$V W=$W"
+`})
+	res := r.mustRun(0, "run", "--var", "D=cli", "--var", "W=cli")
+	lines := linesOf(res.stdout, "show")
+	for _, want := range []string{"A=global B=job C=rules D=cli", "V=from-dotenv W=cli"} {
+		if !hasLine(lines, want) {
+			t.Errorf("[show] lacks %q:\n%s", want, res.stdout)
+		}
+	}
+}
+
+// TestVarFile checks --var-file: the job sees the variable as the path of
+// a file holding the given file's content, kept outside the workspace so
+// artifacts cannot pick it up.
+func TestVarFile(t *testing.T) {
+	t.Parallel()
+	content := "host: db.internal\nport: 5432\n"
+	src := filepath.Join(t.TempDir(), "settings.yml")
+	if err := os.WriteFile(src, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+job:
+  script:
+    - test -f "$SETTINGS" && echo "is a file"
+    - cat "$SETTINGS"
+    - case "$SETTINGS" in "$CI_PROJECT_DIR"/*) echo inside workspace;; *) echo outside workspace;; esac
+`})
+	res := r.mustRun(0, "run", "--var-file", "SETTINGS="+src)
+	lines := linesOf(res.stdout, "job")
+	for _, want := range []string{"is a file", "host: db.internal", "port: 5432", "outside workspace"} {
+		if !hasLine(lines, want) {
+			t.Errorf("[job] lacks %q:\n%s", want, res.stdout)
+		}
+	}
+}
+
+// TestDotenvReachesLaterJobs checks that a dotenv report is seen by jobs
+// of later stages and by jobs that need the producer, but not by a job
+// that opted out of its artifacts with dependencies: [].
+func TestDotenvReachesLaterJobs(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+stages: [build, test, deploy]
+version:
+  stage: build
+  script: [echo "VERSION=1.2.3" > v.env, echo "IMAGE=app:1.2.3" >> v.env]
+  artifacts: {reports: {dotenv: v.env}}
+staged:
+  stage: test
+  script: [echo "staged sees $VERSION $IMAGE"]
+dag:
+  stage: deploy
+  needs: [version]
+  script: [echo "dag sees $VERSION"]
+none:
+  stage: deploy
+  dependencies: []
+  script: ['echo "none sees ${VERSION:-nothing}"']
+`})
+	res := r.mustRun(0, "run")
+	for job, want := range map[string]string{
+		"staged": "staged sees 1.2.3 app:1.2.3",
+		"dag":    "dag sees 1.2.3",
+		"none":   "none sees nothing",
+	} {
+		if !hasLine(linesOf(res.stdout, job), want) {
+			t.Errorf("[%s] lacks %q:\n%s", job, want, res.stdout)
+		}
+	}
+}
