@@ -20,7 +20,7 @@ Local includes are read from the file's repository. Exit status: 0 valid, 1 inva
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := defaultFile(args)
-			_, err := loadPipeline(cmd.Context(), file)
+			_, err := loadPipeline(cmd.Context(), file, nil)
 			var errs pipeline.Errors
 			if err != nil && !errors.As(err, &errs) {
 				return &exitError{code: ExitUsage, err: err}

@@ -9,6 +9,8 @@ import (
 	"github.com/gantry-ci/gantry/internal/gitrepo"
 	"github.com/gantry-ci/gantry/internal/pipeline"
 	"github.com/gantry-ci/gantry/internal/pipeline/gitlab"
+	"github.com/gantry-ci/gantry/internal/plan"
+	"github.com/gantry-ci/gantry/internal/variables"
 )
 
 const defaultPipelineFile = ".gitlab-ci.yml"
@@ -36,11 +38,17 @@ func repoRoot(ctx context.Context, file string) string {
 
 // loadPipeline reads and compiles a pipeline file; problems in the file come
 // back as pipeline.Errors, anything else (a missing file) as another error.
-func loadPipeline(ctx context.Context, file string) (*pipeline.Pipeline, error) {
+// With in non-nil, include:rules are decided for that pipeline; lint
+// (which has no pipeline) includes every file.
+func loadPipeline(ctx context.Context, file string, in *plan.Input) (*pipeline.Pipeline, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read pipeline file: %w", err)
 	}
 	root := repoRoot(ctx, file)
-	return gitlab.Load(ctx, file, data, gitlab.Options{FS: os.DirFS(root)})
+	opts := gitlab.Options{FS: os.DirFS(root)}
+	if in != nil {
+		opts.Variables = variables.Lookup(plan.Predefined(*in))
+	}
+	return gitlab.Load(ctx, file, data, opts)
 }

@@ -90,10 +90,16 @@ func (f *planFlags) input(ctx context.Context, file string) (plan.Input, error) 
 		}
 		in.MergeRequest = &plan.MergeRequest{IID: 1, SourceBranch: in.Ref, TargetBranch: target, Title: firstLine(in.Commit.Message)}
 	}
+	if gitErr == nil {
+		in.ChangedSince = func(ref string) ([]string, error) { return gitrepo.ChangedFiles(ctx, root, ref) }
+	}
+	// Only pushes and merge requests have changes; for every other source
+	// GitLab counts rules:changes as true.
+	hasChanges := f.source == plan.SourcePush || f.source == plan.SourceMergeRequest
 	switch {
 	case len(f.changed) > 0:
 		in.Changed, in.ChangesKnown = f.changed, true
-	case gitErr == nil && !in.IsTag:
+	case gitErr == nil && !in.IsTag && hasChanges:
 		base := info.BeforeSHA
 		if in.MergeRequest != nil {
 			base = in.MergeRequest.TargetBranch
@@ -121,7 +127,11 @@ func newPlanCmd() *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := defaultFile(args)
-			p, err := loadPipeline(cmd.Context(), file)
+			in, err := flags.input(cmd.Context(), file)
+			if err != nil {
+				return &exitError{code: ExitUsage, err: err}
+			}
+			p, err := loadPipeline(cmd.Context(), file, &in)
 			if err != nil {
 				var errs pipeline.Errors
 				if errors.As(err, &errs) {
@@ -130,10 +140,6 @@ func newPlanCmd() *cobra.Command {
 					}
 					return silentExit(ExitFailed)
 				}
-				return &exitError{code: ExitUsage, err: err}
-			}
-			in, err := flags.input(cmd.Context(), file)
-			if err != nil {
 				return &exitError{code: ExitUsage, err: err}
 			}
 			pl, err := plan.Make(p, in)
@@ -190,7 +196,7 @@ func toJSONPlan(pl *plan.Plan) jsonPlan {
 		out.Skipped = []plan.Skipped{}
 	}
 	for _, j := range pl.Jobs {
-		jj := jsonJob{Name: j.Name, Stage: j.Stage, When: string(j.When), AllowFailure: j.AllowFailure.Allowed || len(j.AllowFailure.ExitCodes) > 0,
+		jj := jsonJob{Name: j.Name, Stage: j.Stage, When: string(j.When), AllowFailure: j.AllowFailure.Allowed,
 			AllowExitCode: j.AllowFailure.ExitCodes, Needs: []string{}, Dependencies: j.Dependencies, Reason: j.Reason, NotExecuted: j.NotExecuted}
 		if j.Base != j.Name {
 			jj.Base = j.Base

@@ -75,7 +75,16 @@ Exit status: 0 passed (allowed failures count as passed), 1 failed, 130 interrup
 
 func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []string) error {
 	file := defaultPipelineFile
-	p, err := loadPipeline(ctx, file)
+	in, err := f.input(ctx, file)
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	extra, secrets, err := f.runVariables()
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	in.Variables = append(in.Variables, extra...)
+	p, err := loadPipeline(ctx, file, &in)
 	if err != nil {
 		var errs pipeline.Errors
 		if errors.As(err, &errs) {
@@ -86,15 +95,6 @@ func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []st
 		}
 		return &exitError{code: ExitUsage, err: err}
 	}
-	in, err := f.input(ctx, file)
-	if err != nil {
-		return &exitError{code: ExitUsage, err: err}
-	}
-	extra, secrets, err := f.runVariables()
-	if err != nil {
-		return &exitError{code: ExitUsage, err: err}
-	}
-	in.Variables = append(in.Variables, extra...)
 	pl, err := plan.Make(p, in)
 	if err != nil && !(errors.Is(err, plan.ErrNoJobs) && pl != nil) {
 		return &exitError{code: ExitFailed, err: err}

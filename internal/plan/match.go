@@ -33,13 +33,17 @@ func cleanPath(p string) string {
 // firstChanged returns the first changed path that matches one of the
 // patterns. Invalid patterns match nothing.
 func (pl *planner) firstChanged(patterns []string) (string, bool) {
+	return firstMatch(patterns, pl.changed, pl.notice)
+}
+
+func firstMatch(patterns, changed []string, notice func(string)) (string, bool) {
 	for _, pat := range patterns {
 		g := gitlabGlob(pat)
 		if !doublestar.ValidatePattern(g) {
-			pl.notice("invalid glob pattern " + quote(pat) + " matches no file")
+			notice("invalid glob pattern " + quote(pat) + " matches no file")
 			continue
 		}
-		for _, c := range pl.changed {
+		for _, c := range changed {
 			if doublestar.MatchUnvalidated(g, c) {
 				return c, true
 			}

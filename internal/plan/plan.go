@@ -22,6 +22,8 @@ type planner struct {
 	p       *pipeline.Pipeline
 	in      Input
 	changed []string
+	// since memoises Input.ChangedSince per compare_to ref.
+	since map[string][]string
 
 	predef, global, workflow, inputs            []pipeline.Variable
 	predefIdx, globalIdx, workflowIdx, inputIdx map[string]int
@@ -311,13 +313,17 @@ func (pl *planner) build(j *pipeline.Job, inst *instance, s *scope, rule *pipeli
 	needs := j.Needs
 	explicitAF := slices.Contains(j.Keywords, "allow_failure")
 	if rule != nil {
-		job.When = rule.When
+		// A rule without when takes the job's own when (GitLab 16.x), and
+		// the job's allow_failure default still follows that when.
+		if rule.When != "" {
+			job.When = rule.When
+		}
 		job.StartIn = rule.StartIn
 		switch {
 		case rule.AllowFailure != nil:
 			job.AllowFailure = pipeline.AllowFailure{Allowed: *rule.AllowFailure}
 		case !explicitAF:
-			job.AllowFailure = pipeline.AllowFailure{}
+			job.AllowFailure = pipeline.AllowFailure{Allowed: j.When == pipeline.WhenManual}
 		}
 		if rule.Interruptible != nil {
 			job.Interruptible = *rule.Interruptible

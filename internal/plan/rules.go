@@ -49,11 +49,13 @@ func (pl *planner) clauses(r *pipeline.Rule, s *scope, owner string) (bool, stri
 		parts = append(parts, "if "+trace)
 	}
 	if r.Changes != nil {
-		if r.Changes.CompareTo != "" {
-			pl.notice(owner + ": rules:changes:compare_to " + quote(r.Changes.CompareTo) +
-				" is not compared: the plan cannot diff refs, so the changed paths it was given are used")
+		var ok bool
+		var desc string
+		if ref := s.expand(r.Changes.CompareTo, true); ref != "" {
+			ok, desc = pl.changesSince(owner, ref, s.expandAll(r.Changes.Paths))
+		} else {
+			ok, desc = pl.changes(s.expandAll(r.Changes.Paths))
 		}
-		ok, desc := pl.changes(s.expandAll(r.Changes.Paths))
 		if !ok {
 			return false, desc, nil
 		}
@@ -71,6 +73,35 @@ func (pl *planner) clauses(r *pipeline.Rule, s *scope, owner string) (bool, stri
 		return true, "no conditions", nil
 	}
 	return true, strings.Join(parts, "; "), nil
+}
+
+// changesSince answers rules:changes with compare_to: the paths that differ
+// between ref and the pipeline's commit.
+func (pl *planner) changesSince(owner, ref string, patterns []string) (bool, string) {
+	if pl.in.ChangedSince == nil {
+		pl.notice(owner + ": rules:changes:compare_to " + quote(ref) +
+			" is not compared: no repository to diff, so the changed paths given are used")
+		return pl.changes(patterns)
+	}
+	changed, ok := pl.since[ref]
+	if !ok {
+		list, err := pl.in.ChangedSince(ref)
+		if err != nil {
+			pl.notice(owner + ": rules:changes:compare_to " + quote(ref) + ": " + err.Error() + "; counted as changed")
+			return true, "changes (compare_to " + ref + " could not be compared)"
+		}
+		for _, c := range list {
+			changed = append(changed, cleanPath(c))
+		}
+		if pl.since == nil {
+			pl.since = map[string][]string{}
+		}
+		pl.since[ref] = changed
+	}
+	if file, ok := firstMatch(patterns, changed, pl.notice); ok {
+		return true, "changes " + file + " (compared to " + ref + ")"
+	}
+	return false, "changes: no file changed since " + ref + " matches " + strings.Join(patterns, ", ")
 }
 
 // changes is the shared truth of rules:changes and only/except:changes.

@@ -37,6 +37,10 @@ type Input struct {
 	// manual run): rules:changes and only:changes are then true, as in GitLab.
 	Changed      []string
 	ChangesKnown bool
+	// ChangedSince lists the paths that differ between ref and the
+	// pipeline's commit, for rules:changes:compare_to. Nil leaves
+	// compare_to unanswered: Changed is used and a notice says so.
+	ChangedSince func(ref string) ([]string, error)
 
 	// Files is the repository at the pipeline's commit, for rules:exists.
 	// Nil makes every exists clause false.

@@ -79,6 +79,14 @@ func (in *Input) isBranch() bool { return !in.IsTag && !in.isMergeRequest() }
 
 // predefined builds the pipeline-level predefined variables, in the order
 // GitLab's documentation lists them by theme.
+// Predefined returns the pipeline-level predefined variables (CI_COMMIT_*,
+// CI_PIPELINE_SOURCE, …) for in, with in.Variables above them: what
+// include:rules may test before the pipeline is compiled.
+func Predefined(in Input) []pipeline.Variable {
+	in = normalize(in)
+	return append(predefined(&in, ""), in.Variables...)
+}
+
 func predefined(in *Input, pipelineName string) []pipeline.Variable {
 	vs := make([]pipeline.Variable, 0, 64)
 	add := func(name, value string) {

@@ -83,3 +83,33 @@ func TestRunFoldersNumbered(t *testing.T) {
 		}
 	}
 }
+
+// TestParallelJobLogs checks that each instance of a parallel job gets its
+// own log file, named after the instance ("test 1/2" → "test 1%2F2.log").
+func TestParallelJobLogs(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+test:
+  parallel: 2
+  script: ['echo "node $CI_NODE_INDEX of $CI_NODE_TOTAL"']
+build:
+  parallel:
+    matrix:
+      - OS: [linux, mac]
+  script: ['echo "building for $OS"']
+`})
+	res := r.mustRun(0, "run")
+	for job, want := range map[string]string{
+		"test 1/2":       "node 1 of 2",
+		"test 2/2":       "node 2 of 2",
+		"build: [linux]": "building for linux",
+		"build: [mac]":   "building for mac",
+	} {
+		if !hasLine(linesOf(res.stdout, job), want) {
+			t.Errorf("[%s] lacks %q:\n%s", job, want, res.stdout)
+		}
+		if log := r.jobLog(1, job); !strings.Contains(log, "\n"+want+"\n") {
+			t.Errorf("%s lacks %q:\n%s", logName(job), want, log)
+		}
+	}
+}

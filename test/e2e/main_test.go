@@ -178,10 +178,16 @@ func (r *repo) runDir(n int) string {
 	return filepath.Join(r.dir, ".gantry", "runs", fmt.Sprint(n))
 }
 
+// logName is the file name of job's log: the job's name with "/" (and
+// "%") percent-encoded.
+func logName(job string) string {
+	return strings.NewReplacer("%", "%25", "/", "%2F").Replace(job) + ".log"
+}
+
 // jobLog reads the log file of job in run n.
 func (r *repo) jobLog(n int, job string) string {
 	r.t.Helper()
-	data, err := os.ReadFile(filepath.Join(r.runDir(n), "logs", job+".log"))
+	data, err := os.ReadFile(filepath.Join(r.runDir(n), "logs", logName(job)))
 	if err != nil {
 		r.t.Fatalf("log of %s in run %d: %v", job, n, err)
 	}
@@ -245,16 +251,17 @@ func jobLogText(evs []event, job string) string {
 	return b.String()
 }
 
-// linesOf returns the stdout lines printed for job, without the prefix.
+// linesOf returns the stdout lines printed for job, without the prefix
+// "[job] " (the name padded with spaces to the longest job name).
 func linesOf(stdout, job string) []string {
 	var out []string
 	for _, line := range strings.Split(stdout, "\n") {
-		rest, ok := strings.CutPrefix(line, "[")
+		rest, ok := strings.CutPrefix(line, "["+job)
 		if !ok {
 			continue
 		}
-		name, text, ok := strings.Cut(rest, "] ")
-		if ok && strings.TrimSpace(name) == job {
+		rest = strings.TrimLeft(rest, " ")
+		if text, ok := strings.CutPrefix(rest, "] "); ok {
 			out = append(out, text)
 		}
 	}

@@ -36,6 +36,13 @@ unit:
       junit: out/junit.xml
 plain:
   script: [echo no reports here]
+failing:
+  allow_failure: true
+  script: [mkdir -p out, cp report.xml out/junit.xml, exit 1]
+  artifacts:
+    when: always
+    reports:
+      junit: out/junit.xml
 `})
 	res := r.mustRun(0, "run")
 	row := strings.Join(summaryRow(res.stdout, "unit"), " ")
@@ -47,8 +54,11 @@ plain:
 	if row := summaryRow(res.stdout, "plain"); len(row) < 6 || row[4] != "-" || row[5] != "-" {
 		t.Errorf("summary row of plain = %v, want - for coverage and tests", row)
 	}
+	if row := strings.Join(summaryRow(res.stdout, "failing"), " "); !strings.Contains(row, "2 passed, 1 failed, 1 skipped") {
+		t.Errorf("summary row of a failed job with a JUnit report = %q, want its test counts", row)
+	}
 	_, failed, ok := strings.Cut(res.stdout, "failed tests:\n")
-	if !ok || !strings.Contains(failed, "unit: calc.TestDivide") || strings.Contains(failed, "TestAdd") {
+	if !ok || !strings.Contains(failed, "unit: calc.TestDivide") || !strings.Contains(failed, "failing: calc.TestDivide") || strings.Contains(failed, "TestAdd") {
 		t.Errorf("failed tests section:\n%s", res.stdout)
 	}
 

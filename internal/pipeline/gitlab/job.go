@@ -99,8 +99,20 @@ func (c *compiler) job(name string, pos pipeline.Pos, n *node) *pipeline.Job {
 			checkRegexLiteral(c.d, v, kp, j.Coverage)
 		case "cache":
 			j.Cache = c.caches(v, kp)
+			for _, cc := range j.Cache {
+				if cc.Unprotect {
+					j.Keywords = append(j.Keywords, "cache:unprotect")
+					break
+				}
+			}
 		case "artifacts":
 			j.Artifacts = c.artifacts(v, kp)
+			if a := j.Artifacts; a != nil && a.Public != nil {
+				j.Keywords = append(j.Keywords, "artifacts:public")
+			}
+			if a := j.Artifacts; a != nil && a.ExposeAs != "" {
+				j.Keywords = append(j.Keywords, "artifacts:expose_as")
+			}
 		case "environment":
 			j.Environment = c.environment(v, kp)
 			if j.Environment != nil && j.Environment.Kubernetes != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/gantry-ci/gantry/internal/pipeline"
+	"github.com/gantry-ci/gantry/internal/pipeline/expr"
 )
 
 // Options are the inputs of a load besides the file itself.
@@ -31,6 +32,10 @@ type Options struct {
 	Fetch func(ctx context.Context, url string) ([]byte, error)
 	// Inputs are the values for the main file's spec:inputs.
 	Inputs map[string]any
+	// Variables answers include:rules:if (the pipeline's predefined and
+	// given variables). Nil includes every file whatever its rules say,
+	// and records the rules on the Include for the plan to report.
+	Variables expr.Lookup
 }
 
 // GitLab's own limits on includes.
@@ -140,6 +145,9 @@ func (l *loader) loadFile(file string, data []byte, inputs map[string]any, depth
 	}
 	merged := newMap(body.pos)
 	for _, item := range l.includeItems(inc) {
+		if !l.includeWanted(item.inc) {
+			continue
+		}
 		included := l.loadInclude(item, depth)
 		if included != nil {
 			merged = deepMerge(merged, included)
@@ -238,6 +246,39 @@ func (l *loader) includeItem(n *node) (includeItem, bool) {
 		l.errorf(n.pos, "include:project", "needs file:")
 	}
 	return it, true
+}
+
+// includeWanted applies include:rules: the first rule whose if and exists
+// hold decides, and when: never (or no matching rule) leaves the file out.
+func (l *loader) includeWanted(inc pipeline.Include) bool {
+	if len(inc.Rules) == 0 || l.opts.Variables == nil {
+		return true
+	}
+	for _, r := range inc.Rules {
+		if r.If != "" {
+			e, err := expr.Parse(r.If)
+			if err != nil || !e.Eval(l.opts.Variables) {
+				continue
+			}
+		}
+		if len(r.Exists) > 0 && !anyExists(l.opts.FS, r.Exists) {
+			continue
+		}
+		return r.When != pipeline.WhenNever
+	}
+	return false
+}
+
+func anyExists(fsys fs.FS, patterns []string) bool {
+	if fsys == nil {
+		return false
+	}
+	for _, p := range patterns {
+		if matches, err := doublestar.Glob(fsys, strings.TrimPrefix(p, "/")); err == nil && len(matches) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 var includeKeys = []string{"local", "remote", "project", "template", "component", "file", "ref", "inputs", "rules", "integrity", "cache"}

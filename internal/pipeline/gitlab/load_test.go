@@ -382,3 +382,41 @@ func TestSeedPipelineLintsClean(t *testing.T) {
 		t.Errorf("seed: %d jobs, stages %v", len(p.Jobs), p.Stages)
 	}
 }
+
+func TestIncludeRules(t *testing.T) {
+	files := fstest.MapFS{
+		"tag.yml":    {Data: []byte("publish: {script: [x]}\n")},
+		"branch.yml": {Data: []byte("preview: {script: [x]}\n")},
+	}
+	src := `include:
+  - local: tag.yml
+    rules:
+      - if: $CI_COMMIT_TAG
+  - local: branch.yml
+    rules:
+      - if: $CI_COMMIT_TAG
+        when: never
+      - exists: [branch.yml]
+build: {script: [x]}
+`
+	for _, c := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"CI_COMMIT_BRANCH": "main"}, "preview,build"},
+		{map[string]string{"CI_COMMIT_TAG": "v1"}, "publish,build"},
+	} {
+		lookup := func(name string) (string, bool) { v, ok := c.vars[name]; return v, ok }
+		p, err := Load(context.Background(), "ci.yml", []byte(src), Options{FS: files, Variables: lookup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, j := range p.Jobs {
+			names = append(names, j.Name)
+		}
+		if got := strings.Join(names, ","); got != c.want {
+			t.Errorf("vars %v: jobs %s, want %s", c.vars, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,217 @@
+// Package artifact keeps the job artifacts of a local run under the run's
+// folder (.gantry/runs/<id>/artifacts/<job>/) and hands them to later jobs.
+//
+// Artifacts are stored as a plain directory tree, not an archive: later
+// jobs receive them with copy_file_range (the kernel copies the bytes, no
+// decompression), several consumers can read at once without contention,
+// and a UI can list or serve single files without unpacking anything. A zip
+// for download is made on demand by WriteZip. BenchmarkStoredForm compares
+// this with a tar.zst form.
+package artifact
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gantry-ci/gantry/internal/fileset/extract"
+)
+
+// Layout inside an artifact directory.
+const (
+	metaFile = "meta.json"
+	filesDir = "files"
+)
+
+// DefaultName is GitLab's `artifacts:name` when none is given.
+const DefaultName = "artifacts"
+
+// ArtifactDir is the folder holding one job's artifacts in one run.
+type ArtifactDir string
+
+// DirFor returns the artifact folder of job in run runID under runsRoot
+// (normally .gantry/runs). Job names may hold any character (parallel
+// matrix jobs look like "build: [linux, amd64]"), so the name is escaped
+// into a single path segment; distinct names stay distinct.
+func DirFor(runsRoot, runID, job string) ArtifactDir {
+	return ArtifactDir(filepath.Join(runsRoot, escapeSegment(runID), "artifacts", escapeSegment(job)))
+}
+
+// Meta describes one job's artifacts.
+type Meta struct {
+	// Name is `artifacts:name`, used for download file names.
+	Name string `json:"name"`
+	// Job is the job that produced the artifacts.
+	Job string `json:"job"`
+	// Created is when the job finished collecting them.
+	Created time.Time `json:"created"`
+	// ExpireIn is `artifacts:expire_in` as parsed by ParseDuration; zero or
+	// Never keeps the artifacts.
+	ExpireIn time.Duration `json:"expire_in"`
+	// Files and Bytes are filled in by Collect.
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
+}
+
+// ExpiresAt returns when the artifacts expire, and false if they never do.
+func (m Meta) ExpiresAt() (time.Time, bool) {
+	if m.ExpireIn <= 0 {
+		return time.Time{}, false
+	}
+	return m.Created.Add(m.ExpireIn), true
+}
+
+// Collect copies files (slash paths from fileset.Resolve) from fsys into
+// dest, replacing artifacts already there. The new tree is built beside dest
+// and renamed into place, so a reader sees either the old or the new set.
+func Collect(ctx context.Context, fsys fs.FS, files []string, dest ArtifactDir, meta Meta) (err error) {
+	parent, base := filepath.Split(string(dest))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("collect artifacts of %s: %w", meta.Job, err)
+	}
+	tmp, err := os.MkdirTemp(parent, ".tmp-"+base+"-")
+	if err != nil {
+		return fmt.Errorf("collect artifacts of %s: %w", meta.Job, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	n, size, err := copyIn(ctx, fsys, files, filepath.Join(tmp, filesDir))
+	if err != nil {
+		return fmt.Errorf("collect artifacts of %s: %w", meta.Job, err)
+	}
+	meta.Files, meta.Bytes = n, size
+	if meta.Name == "" {
+		meta.Name = DefaultName
+	}
+	if err := writeMeta(filepath.Join(tmp, metaFile), meta); err != nil {
+		return fmt.Errorf("collect artifacts of %s: %w", meta.Job, err)
+	}
+	if err := replaceDir(tmp, string(dest)); err != nil {
+		return fmt.Errorf("collect artifacts of %s: %w", meta.Job, err)
+	}
+	return nil
+}
+
+// copyIn copies the selected entries into dir, returning the count of
+// files and links and the bytes of file content.
+func copyIn(ctx context.Context, fsys fs.FS, files []string, dir string) (int, int64, error) {
+	w, err := extract.New(ctx, dir, extract.Options{})
+	if err != nil {
+		return 0, 0, err
+	}
+	var count int
+	var size int64
+	addErr := func() error {
+		for _, name := range files {
+			info, err := fs.Lstat(fsys, name)
+			if err != nil {
+				return fmt.Errorf("inspect %s: %w", name, err)
+			}
+			switch {
+			case info.Mode().IsRegular():
+				count++
+				size += info.Size()
+				err = w.Copy(name, info.Mode(), info.ModTime(), func() (io.ReadCloser, error) { return fsys.Open(name) })
+			case info.IsDir():
+				err = w.Dir(name, info.Mode(), info.ModTime())
+			case info.Mode()&fs.ModeSymlink != 0:
+				count++
+				target, lerr := fs.ReadLink(fsys, name)
+				if lerr != nil {
+					return fmt.Errorf("read symlink %s: %w", name, lerr)
+				}
+				err = w.Symlink(name, target)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	closeErr := w.Close()
+	return count, size, errors.Join(addErr, closeErr)
+}
+
+// replaceDir moves tmp to dest, first moving any old dest aside so that the
+// swap itself is two renames and the old tree is deleted afterwards.
+func replaceDir(tmp, dest string) error {
+	old := ""
+	if _, err := os.Lstat(dest); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(dest, old); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		if old != "" {
+			os.Rename(old, dest)
+		}
+		return err
+	}
+	if old != "" {
+		return os.RemoveAll(old)
+	}
+	return nil
+}
+
+func writeMeta(path string, m Meta) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// ReadMeta returns the description stored with the artifacts in dir.
+func ReadMeta(dir ArtifactDir) (Meta, error) {
+	var m Meta
+	data, err := os.ReadFile(filepath.Join(string(dir), metaFile))
+	if err != nil {
+		return m, fmt.Errorf("read artifact metadata: %w", err)
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("read artifact metadata %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// escapeSegment percent-escapes every byte outside [A-Za-z0-9._-] (and '%'
+// itself, so the mapping is one-to-one), escapes "." and "..", and keeps
+// the result within a file name's 255 bytes by hashing long names.
+func escapeSegment(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	out := b.String()
+	switch out {
+	case "":
+		return "%00"
+	case ".":
+		return "%2E"
+	case "..":
+		return "%2E%2E"
+	}
+	if len(out) > 200 {
+		sum := sha256.Sum256([]byte(s))
+		out = out[:200] + "~" + hex.EncodeToString(sum[:8])
+	}
+	return out
+}
