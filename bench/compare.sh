@@ -88,6 +88,7 @@ record() {
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$rep" "$MS" "$RC" "$got" >>"$RESULTS"
 	local bad=
 	[ "$RC" = 0 ] || bad="exit status $RC"
+	[ "$RC" != 124 ] || bad="hit the time limit"
 	[ -n "$bad" ] || [ "$got" = "$want" ] || bad="$got of $want jobs passed"
 	[ -n "$bad" ] || [ -z "$must" ] || grep -q "$must" "$out" || bad="log lacks \"$must\""
 	[ -n "$bad" ] || return 0

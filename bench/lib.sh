@@ -116,7 +116,8 @@ new_repo() {
 }
 
 # timed DIR LOG LIMIT CMD... runs CMD in DIR with output to LOG, killed after LIMIT seconds;
-# sets MS (wall milliseconds) and RC (exit status; 124 when the limit was hit).
+# sets MS (wall milliseconds) and RC (exit status; 124 when the limit was hit, whether the
+# command ended on SIGTERM or needed the SIGKILL that follows 10 s later).
 timed() {
 	local dir=$1 out=$2 limit=$3 s e
 	shift 3
@@ -124,6 +125,7 @@ timed() {
 	(cd "$dir" && exec "${NET[@]}" timeout -k 10 "$limit" "$@") >"$out" 2>&1 </dev/null
 	RC=$?
 	e=$(date +%s%N)
+	[ "$RC" = 137 ] && [ $(((e - s) / 1000)) -ge $((limit * 1000000)) ] && RC=124
 	MS=$(((e - s) / 1000000))
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gantry-ci/gantry/internal/artifact"
 	"github.com/gantry-ci/gantry/internal/fileset"
+	"github.com/gantry-ci/gantry/internal/fileset/tarzst"
 )
 
 var buildOutput = map[string]string{
@@ -295,5 +296,55 @@ func TestWriteZip(t *testing.T) {
 		if got[name] != content {
 			t.Errorf("zip entry %s = %q, want %q", name, got[name], content)
 		}
+	}
+}
+
+func TestDamagedArtifactsGiveAClearError(t *testing.T) {
+	runs := t.TempDir()
+	dir, _ := collect(t, runs)
+	archives, _ := filepath.Glob(filepath.Join(string(dir), "*.tar.zst"))
+	if len(archives) != 1 {
+		t.Fatalf("want one archive in %s, found %v", dir, archives)
+	}
+	data, _ := os.ReadFile(archives[0])
+	if err := os.WriteFile(archives[0], data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := artifact.Extract(t.Context(), dir, t.TempDir())
+	if !errors.Is(err, tarzst.ErrCorrupt) {
+		t.Errorf("Extract of a truncated archive: %v, want ErrCorrupt", err)
+	}
+	if f, err := artifact.Open(dir, "reports/junit.xml"); err == nil {
+		_, err = io.ReadAll(f)
+		f.Close()
+		if err == nil {
+			t.Error("reading past the damage succeeded")
+		}
+	}
+}
+
+func TestOpenStreamsLargeFile(t *testing.T) {
+	project := t.TempDir()
+	big := strings.Repeat("0123456789abcdef", 1<<18) // 4 MiB
+	makeTree(t, project, map[string]string{"a.txt": "a", "big.bin": big, "z.txt": "z"})
+	dir := artifact.DirFor(t.TempDir(), "1", "j")
+	if err := artifact.Collect(t.Context(), os.DirFS(project), []string{"a.txt", "big.bin", "z.txt"}, dir, artifact.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := artifact.Open(dir, "big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil || info.Size() != int64(len(big)) || info.Name() != "big.bin" {
+		t.Fatalf("Stat = %v, %v", info, err)
+	}
+	got, err := io.ReadAll(f)
+	if err != nil || string(got) != big {
+		t.Fatalf("read %d bytes, err %v", len(got), err)
+	}
+	if _, err := artifact.Open(dir, "missing.txt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open of a missing file: %v, want ErrNotExist", err)
 	}
 }

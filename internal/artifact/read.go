@@ -1,7 +1,9 @@
 package artifact
 
 import (
+	"archive/tar"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,130 +12,98 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/gantry-ci/gantry/internal/fileset/extract"
+	"github.com/gantry-ci/gantry/internal/fileset/tarzst"
 )
 
-// Entry is one item of an artifact tree, as shown in a file browser.
+// Entry is one item of an artifact set, as shown in a file browser:
+// a regular file, a symlink or an empty directory.
 type Entry struct {
 	// Path is the slash path relative to the project directory.
-	Path    string
-	Size    int64
-	Mode    fs.FileMode
-	ModTime time.Time
+	Path    string      `json:"path"`
+	Size    int64       `json:"size,omitempty"`
+	Mode    fs.FileMode `json:"mode"`
+	ModTime time.Time   `json:"mtime"`
 	// Target is the destination of a symlink.
-	Target string
+	Target string `json:"target,omitempty"`
 }
 
-// List returns every file, symlink and empty directory in dir, sorted by
-// path.
+// List returns the entries of the artifacts in dir, sorted by path, from
+// the index written by Collect (nothing is decompressed).
 func List(dir ArtifactDir) ([]Entry, error) {
-	root := filepath.Join(string(dir), filesDir)
-	var out []Entry
-	err := fs.WalkDir(os.DirFS(root), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == "." {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		e := Entry{Path: p, Size: info.Size(), Mode: info.Mode(), ModTime: info.ModTime()}
-		switch {
-		case d.IsDir():
-			if empty, err := isEmpty(filepath.Join(root, p)); err != nil || !empty {
-				return err
-			}
-			e.Size = 0
-		case d.Type()&fs.ModeSymlink != 0:
-			if e.Target, err = os.Readlink(filepath.Join(root, p)); err != nil {
-				return err
-			}
-		}
-		out = append(out, e)
-		return nil
-	})
+	data, err := os.ReadFile(filepath.Join(string(dir), indexFile))
 	if err != nil {
+		return nil, fmt.Errorf("list artifacts: %w", err)
+	}
+	var index []Entry
+	if err := json.Unmarshal(data, &index); err != nil {
 		return nil, fmt.Errorf("list artifacts in %s: %w", dir, err)
 	}
-	return out, nil
+	return index, nil
 }
 
-func isEmpty(dir string) (bool, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(1)
-	if errors.Is(err, io.EOF) {
-		return true, nil
-	}
-	return len(names) == 0, err
-}
-
-// Open opens one artifact file for reading, for a UI to serve it. name is a
-// slash path as returned by List; names that leave the artifact tree,
-// directly or through a symlink, are refused.
+// Open opens one regular file of the artifacts for reading, for a UI to
+// serve it. The archive is streamed up to the file, so nothing is unpacked
+// to disk; names must be slash paths as returned by List.
 func Open(dir ArtifactDir, name string) (fs.File, error) {
-	if !fs.ValidPath(name) {
-		return nil, fmt.Errorf("open artifact %q: %w", name, fs.ErrInvalid)
+	if !fs.ValidPath(name) || name == "." {
+		return nil, &fs.PathError{Op: "open artifact", Path: name, Err: fs.ErrInvalid}
 	}
-	root, err := os.OpenRoot(filepath.Join(string(dir), filesDir))
+	f, err := os.Open(filepath.Join(string(dir), archiveFile))
 	if err != nil {
 		return nil, fmt.Errorf("open artifact %q: %w", name, err)
 	}
-	defer root.Close()
-	f, err := root.Open(name)
+	r, err := tarzst.NewReader(f)
 	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("open artifact %q: %w", name, err)
 	}
-	return f, nil
+	for {
+		hdr, err := r.Next()
+		if err != nil {
+			r.Close()
+			f.Close()
+			if errors.Is(err, io.EOF) {
+				err = fs.ErrNotExist
+			}
+			return nil, &fs.PathError{Op: "open artifact", Path: name, Err: err}
+		}
+		if hdr.Name != name {
+			continue
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			r.Close()
+			f.Close()
+			return nil, &fs.PathError{Op: "open artifact", Path: name, Err: errors.New("not a regular file")}
+		}
+		return &archivedFile{r: r, f: f, info: hdr.FileInfo()}, nil
+	}
 }
 
-// Extract copies the artifacts in from into destDir (a later job's project
+// archivedFile is one entry of an open archive, readable as an fs.File.
+type archivedFile struct {
+	r    *tarzst.Reader
+	f    *os.File
+	info fs.FileInfo
+}
+
+func (a *archivedFile) Stat() (fs.FileInfo, error) { return a.info, nil }
+func (a *archivedFile) Read(p []byte) (int, error) { return a.r.Read(p) }
+func (a *archivedFile) Close() error {
+	a.r.Close()
+	return a.f.Close()
+}
+
+// Extract unpacks the artifacts in from into destDir (a later job's project
 // directory), replacing files already there, as GitLab does when a job
 // downloads artifacts of earlier jobs. Nothing is written outside destDir,
 // even if it contains symlinks pointing out.
 func Extract(ctx context.Context, from ArtifactDir, destDir string) error {
-	src := filepath.Join(string(from), filesDir)
-	if _, err := os.Stat(src); err != nil {
-		return fmt.Errorf("extract artifacts from %s: %w", from, err)
-	}
-	w, err := extract.New(ctx, destDir, extract.Options{})
+	f, err := os.Open(filepath.Join(string(from), archiveFile))
 	if err != nil {
-		return fmt.Errorf("extract artifacts from %s: %w", from, err)
+		return fmt.Errorf("extract artifacts: %w", err)
 	}
-	walkErr := fs.WalkDir(os.DirFS(src), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == "." {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		full := filepath.Join(src, filepath.FromSlash(p))
-		switch {
-		case d.IsDir():
-			return w.Dir(p, info.Mode(), info.ModTime())
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(full)
-			if err != nil {
-				return err
-			}
-			return w.Symlink(p, target)
-		case d.Type().IsRegular():
-			return w.Copy(p, info.Mode(), info.ModTime(), func() (io.ReadCloser, error) { return os.Open(full) })
-		}
-		return nil
-	})
-	closeErr := w.Close()
-	if err := errors.Join(walkErr, closeErr); err != nil {
+	defer f.Close()
+	if err := tarzst.Extract(ctx, f, destDir); err != nil {
 		return fmt.Errorf("extract artifacts from %s: %w", from, err)
 	}
 	return nil

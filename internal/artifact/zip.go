@@ -1,79 +1,92 @@
 package artifact
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/gantry-ci/gantry/internal/fileset/tarzst"
 )
 
 // WriteZip streams the artifacts in dir to w as a zip archive, the format
-// GitLab serves for "Download artifacts". It is made on demand rather than
-// stored, since most local artifacts are only ever consumed by later jobs.
+// GitLab serves for "Download artifacts". It is converted on demand rather
+// than stored, since most local artifacts are only consumed by later jobs.
+// Only files, symlinks and empty directories are included, as in List.
 func WriteZip(ctx context.Context, dir ArtifactDir, w io.Writer) error {
-	src := filepath.Join(string(dir), filesDir)
+	index, err := List(dir)
+	if err != nil {
+		return fmt.Errorf("zip artifacts: %w", err)
+	}
+	listed := make(map[string]bool, len(index))
+	for _, e := range index {
+		listed[e.Path] = true
+	}
+	f, err := os.Open(filepath.Join(string(dir), archiveFile))
+	if err != nil {
+		return fmt.Errorf("zip artifacts: %w", err)
+	}
+	defer f.Close()
+	r, err := tarzst.NewReader(f)
+	if err != nil {
+		return fmt.Errorf("zip artifacts in %s: %w", dir, err)
+	}
+	defer r.Close()
 	zw := zip.NewWriter(w)
-	err := fs.WalkDir(os.DirFS(src), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
+	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if p == "." {
-			return nil
+		hdr, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		info, err := d.Info()
 		if err != nil {
-			return err
+			return fmt.Errorf("zip artifacts in %s: %w", dir, err)
 		}
-		hdr, err := zip.FileInfoHeader(info)
-		if err != nil {
-			return err
+		if !listed[strings.TrimSuffix(hdr.Name, "/")] {
+			continue // a parent directory recorded only for its mode
 		}
-		hdr.Name = p
-		full := filepath.Join(src, filepath.FromSlash(p))
-		switch {
-		case d.IsDir():
-			hdr.Name += "/"
-			_, err = zw.CreateHeader(hdr)
-			return err
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(full)
-			if err != nil {
-				return err
-			}
-			hdr.Method = zip.Store
-			out, err := zw.CreateHeader(hdr)
-			if err != nil {
-				return err
-			}
-			_, err = io.WriteString(out, target)
-			return err
-		case d.Type().IsRegular():
-			hdr.Method = zip.Deflate
-			out, err := zw.CreateHeader(hdr)
-			if err != nil {
-				return err
-			}
-			f, err := os.Open(full)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(out, f)
-			return err
+		if err := addZipEntry(zw, hdr, r); err != nil {
+			return fmt.Errorf("zip artifacts in %s: %s: %w", dir, hdr.Name, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("zip artifacts in %s: %w", dir, err)
 	}
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("zip artifacts in %s: %w", dir, err)
 	}
 	return nil
+}
+
+func addZipEntry(zw *zip.Writer, hdr *tar.Header, content io.Reader) error {
+	zh, err := zip.FileInfoHeader(hdr.FileInfo())
+	if err != nil {
+		return err
+	}
+	zh.Name = hdr.Name
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		_, err = zw.CreateHeader(zh)
+		return err
+	case tar.TypeSymlink:
+		zh.Method = zip.Store
+		out, err := zw.CreateHeader(zh)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(out, hdr.Linkname)
+		return err
+	default:
+		zh.Method = zip.Deflate
+		out, err := zw.CreateHeader(zh)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(out, content)
+		return err
+	}
 }

@@ -1,243 +1,25 @@
 package cache
 
 import (
-	"archive/tar"
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"io/fs"
-	"path"
-	"runtime"
-	"strings"
-	"time"
 
-	"github.com/gantry-ci/gantry/internal/fileset/extract"
-	"github.com/klauspost/compress/zstd"
+	"github.com/gantry-ci/gantry/internal/fileset/tarzst"
 )
 
-// ErrCorrupt reports an archive that cannot be read to its end: truncated,
-// damaged, or not a gantry archive at all.
-var ErrCorrupt = errors.New("archive is corrupted")
+// ErrCorrupt reports an archive that cannot be read to its end. It is
+// tarzst.ErrCorrupt, re-exported for callers that only import cache.
+var ErrCorrupt = tarzst.ErrCorrupt
 
-// zstdMagic starts every zstd frame (RFC 8878, section 3.1.1).
-var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-
-// WriteArchive writes files from fsys to w as a zstd-compressed tar stream.
-// files are slash paths as returned by fileset.Resolve (regular files,
-// symlinks, empty directories); their parent directories are recorded too,
-// so restored directories keep their modes and mtimes.
+// WriteArchive writes files from fsys to w in the store's archive form (a
+// zstd-compressed tar); see tarzst.Write.
 func WriteArchive(ctx context.Context, w io.Writer, fsys fs.FS, files []string) error {
-	zw, err := zstd.NewWriter(w,
-		zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
-	if err != nil {
-		return fmt.Errorf("start compressor: %w", err)
-	}
-	tw := tar.NewWriter(zw)
-	aw := archiveWriter{fsys: fsys, tw: tw, dirs: map[string]bool{".": true}}
-	for _, name := range files {
-		if err := ctx.Err(); err != nil {
-			zw.Close()
-			return err
-		}
-		if err := aw.add(name); err != nil {
-			zw.Close()
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		zw.Close()
-		return fmt.Errorf("finish tar stream: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("finish compression: %w", err)
-	}
-	return nil
+	return tarzst.Write(ctx, w, fsys, files)
 }
 
-type archiveWriter struct {
-	fsys fs.FS
-	tw   *tar.Writer
-	dirs map[string]bool
-	buf  []byte
-}
-
-func (a *archiveWriter) add(name string) error {
-	clean, err := extract.Clean(name)
-	if err != nil || clean == "." {
-		return fmt.Errorf("archive %q: not a relative path inside the project", name)
-	}
-	if err := a.addDir(path.Dir(clean)); err != nil {
-		return err
-	}
-	info, err := fs.Lstat(a.fsys, clean)
-	if err != nil {
-		return fmt.Errorf("archive %s: %w", clean, err)
-	}
-	if info.IsDir() {
-		return a.addDir(clean)
-	}
-	return a.addEntry(clean, info)
-}
-
-// addDir records dir and its parents once each, parents first.
-func (a *archiveWriter) addDir(dir string) error {
-	if a.dirs[dir] {
-		return nil
-	}
-	if err := a.addDir(path.Dir(dir)); err != nil {
-		return err
-	}
-	info, err := fs.Lstat(a.fsys, dir)
-	if err != nil {
-		return fmt.Errorf("archive directory %s: %w", dir, err)
-	}
-	a.dirs[dir] = true
-	return a.addEntry(dir, info)
-}
-
-func (a *archiveWriter) addEntry(name string, info fs.FileInfo) error {
-	hdr := &tar.Header{
-		Name:    name,
-		Mode:    int64(info.Mode().Perm()),
-		ModTime: info.ModTime(),
-		Format:  tar.FormatPAX,
-	}
-	switch {
-	case info.Mode().IsRegular():
-		hdr.Typeflag = tar.TypeReg
-		hdr.Size = info.Size()
-	case info.IsDir():
-		hdr.Typeflag = tar.TypeDir
-		hdr.Name += "/"
-	case info.Mode()&fs.ModeSymlink != 0:
-		target, err := fs.ReadLink(a.fsys, name)
-		if err != nil {
-			return fmt.Errorf("archive symlink %s: %w", name, err)
-		}
-		hdr.Typeflag = tar.TypeSymlink
-		hdr.Linkname = target
-	default:
-		return nil // sockets, devices, FIFOs have no place in a cache
-	}
-	// PAX records sub-second mtimes only when asked to; whole seconds keep
-	// headers small and match what `tar` itself stores.
-	hdr.ModTime = hdr.ModTime.Truncate(time.Second)
-	if err := a.tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("archive %s: %w", name, err)
-	}
-	if hdr.Typeflag != tar.TypeReg {
-		return nil
-	}
-	f, err := a.fsys.Open(name)
-	if err != nil {
-		return fmt.Errorf("archive %s: %w", name, err)
-	}
-	defer f.Close()
-	if a.buf == nil {
-		a.buf = make([]byte, 256<<10)
-	}
-	n, err := io.CopyBuffer(a.tw, struct{ io.Reader }{f}, a.buf)
-	if err != nil {
-		return fmt.Errorf("archive %s: %w", name, err)
-	}
-	if n != hdr.Size {
-		return fmt.Errorf("archive %s: file changed size while being read (%d of %d bytes)", name, n, hdr.Size)
-	}
-	return nil
-}
-
-// ExtractArchive unpacks a stream written by WriteArchive into destDir,
-// replacing existing files. Entries that would land outside destDir
-// ("../x", "/abs", or a path through a symlink) stop the extraction with an
-// error wrapping extract.ErrUnsafePath; a damaged stream gives ErrCorrupt.
+// ExtractArchive unpacks an archive written by WriteArchive into destDir;
+// see tarzst.Extract.
 func ExtractArchive(ctx context.Context, r io.Reader, destDir string) error {
-	br := bufio.NewReaderSize(r, 1<<20)
-	// An empty or foreign file would otherwise read as an empty archive.
-	if magic, err := br.Peek(4); err != nil || !bytes.Equal(magic, zstdMagic) {
-		return fmt.Errorf("%w: not a zstd stream", ErrCorrupt)
-	}
-	zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(2))
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	defer zr.Close()
-	return extractTar(ctx, zr, destDir)
-}
-
-// extractTar unpacks an uncompressed tar stream; it is the part of
-// ExtractArchive that interprets untrusted structure.
-func extractTar(ctx context.Context, r io.Reader, destDir string) error {
-	w, err := extract.New(ctx, destDir, extract.Options{})
-	if err != nil {
-		return err
-	}
-	readErr := readEntries(tar.NewReader(r), w)
-	closeErr := w.Close()
-	if readErr != nil {
-		return readErr
-	}
-	return closeErr
-}
-
-func readEntries(tr *tar.Reader, w *extract.Writer) error {
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			if werr := w.Err(); werr != nil {
-				return werr
-			}
-			return fmt.Errorf("%w: %w", ErrCorrupt, err)
-		}
-		if isSparse(hdr) {
-			// A sparse entry can declare terabytes of holes in a few bytes
-			// of archive; gantry never writes them, so refuse rather than
-			// fill the disk with zeros.
-			return fmt.Errorf("%w: entry %q is a sparse file", ErrCorrupt, hdr.Name)
-		}
-		mode := fs.FileMode(hdr.Mode).Perm()
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			err = w.Dir(hdr.Name, mode, hdr.ModTime)
-		case tar.TypeReg:
-			err = w.File(hdr.Name, mode, hdr.ModTime, hdr.Size, corruptOnError{tr})
-		case tar.TypeSymlink:
-			err = w.Symlink(hdr.Name, hdr.Linkname)
-		default:
-			err = fmt.Errorf("%w: entry %q has unsupported type %q", ErrCorrupt, hdr.Name, hdr.Typeflag)
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// corruptOnError marks read failures inside an entry's content as ErrCorrupt,
-// so callers can tell a damaged archive from a failing destination disk.
-type corruptOnError struct{ r io.Reader }
-
-func (c corruptOnError) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	return n, err
-}
-
-func isSparse(hdr *tar.Header) bool {
-	if hdr.Typeflag == tar.TypeGNUSparse {
-		return true
-	}
-	for k := range hdr.PAXRecords {
-		if strings.HasPrefix(k, "GNU.sparse.") {
-			return true
-		}
-	}
-	return false
+	return tarzst.Extract(ctx, r, destDir)
 }

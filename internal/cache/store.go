@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gantry-ci/gantry/internal/fileset/tarzst"
 )
 
 // archiveName is the file holding a key's archive inside its directory;
@@ -88,7 +90,7 @@ func (s *Store) Restore(ctx context.Context, keys []string, destDir string) (str
 		if err != nil {
 			return "", fmt.Errorf("restore cache %q: %w", key, err)
 		}
-		err = ExtractArchive(ctx, f, destDir)
+		err = tarzst.Extract(ctx, f, destDir)
 		f.Close()
 		if err != nil {
 			return "", fmt.Errorf("restore cache %q from %s: %w", key, p, err)
@@ -119,7 +121,7 @@ func (s *Store) Save(ctx context.Context, key string, fsys fs.FS, files []string
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := WriteArchive(ctx, tmp, fsys, files); err != nil {
+	if err := tarzst.Write(ctx, tmp, fsys, files); err != nil {
 		return fmt.Errorf("save cache %q: %w", key, err)
 	}
 	if err := tmp.Sync(); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/gantry-ci/gantry/internal/cache"
 	"github.com/gantry-ci/gantry/internal/engine"
 	"github.com/gantry-ci/gantry/internal/executor/shell"
+	"github.com/gantry-ci/gantry/internal/mask"
 	"github.com/gantry-ci/gantry/internal/pipeline"
 	"github.com/gantry-ci/gantry/internal/plan"
 	"github.com/gantry-ci/gantry/internal/termview"
@@ -106,11 +107,11 @@ func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []st
 	}
 	out := cmd.OutOrStdout()
 	if f.list || f.dryRun {
-		writePlanText(out, pl, in)
+		writeMaskedPlan(out, pl, in, secrets)
 		return nil
 	}
 	if !pl.Created || len(pl.Jobs) == 0 {
-		writePlanText(out, pl, in)
+		writeMaskedPlan(out, pl, in, secrets)
 		return silentExit(ExitFailed)
 	}
 
@@ -182,6 +183,14 @@ func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []st
 		return silentExit(code)
 	}
 	return nil
+}
+
+// writeMaskedPlan prints the plan with secrets masked: it explains rules
+// with the values they compared, which may be a --secret.
+func writeMaskedPlan(w io.Writer, pl *plan.Plan, in plan.Input, secrets []string) {
+	var b strings.Builder
+	writePlanText(&b, pl, in)
+	_, _ = io.WriteString(w, mask.New(secrets).String(b.String()))
 }
 
 // runVariables reads --secret, --secret-file and --var-file.

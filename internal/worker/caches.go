@@ -29,7 +29,7 @@ func (w *Worker) cacheKeys(ctx context.Context, defs []pipeline.Cache, lookup fu
 	}
 	var out []jobCache
 	for _, c := range defs {
-		spec := cache.KeySpec{Key: variables.Expand(c.Key, lookup), Files: expandAll(c.KeyFiles, lookup), Prefix: variables.Expand(c.KeyPrefix, lookup)}
+		spec := cache.KeySpec{Key: variables.Expand(c.Key, lookup), Files: relativePaths(c.KeyFiles, lookup), Prefix: variables.Expand(c.KeyPrefix, lookup)}
 		if spec.Key == "" && len(spec.Files) == 0 {
 			spec.Key = "default"
 		}
@@ -38,7 +38,7 @@ func (w *Worker) cacheKeys(ctx context.Context, defs []pipeline.Cache, lookup fu
 			fmt.Fprintf(log, "WARNING: cache key: %v\n", err)
 			continue
 		}
-		jc := jobCache{def: c, key: key, paths: expandAll(c.Paths, lookup)}
+		jc := jobCache{def: c, key: key, paths: projectPaths(c.Paths, lookup, log)}
 		for _, fk := range c.FallbackKeys {
 			jc.fallbacks = append(jc.fallbacks, cache.SanitizeKey(variables.Expand(fk, lookup)))
 		}

@@ -122,8 +122,9 @@ func (w *Worker) RunJob(ctx context.Context, run *engine.JobRun, log io.Writer) 
 		w.saveArtifacts(after, run.Job.Name, merged, a, lookup, log)
 	}
 	if a := def.Artifacts; a != nil {
-		out.Tests = readJUnit(after, merged, a.Reports.JUnit, log)
-		out.Dotenv = readDotenv(merged, a.Reports.Dotenv, log)
+		// Any warning about these paths was given when saving artifacts.
+		out.Tests = readJUnit(after, merged, projectPaths(a.Reports.JUnit, lookup, nil), log)
+		out.Dotenv = readDotenv(merged, projectPaths(a.Reports.Dotenv, lookup, nil), log)
 	}
 	w.saveCaches(after, caches, merged, succeeded, log)
 	return out, nil
@@ -185,13 +186,14 @@ func whenApplies(when string, succeeded bool) bool {
 }
 
 func (w *Worker) saveArtifacts(ctx context.Context, job string, fsys fs.FS, a *pipeline.Artifacts, lookup func(string) (string, bool), log io.Writer) {
-	paths := append(expandAll(a.Paths, lookup), expandAll(a.Reports.Dotenv, lookup)...)
-	paths = append(paths, expandAll(a.Reports.JUnit, lookup)...)
-	paths = append(paths, expandAll(a.Reports.Metrics, lookup)...)
+	all := append(append([]string(nil), a.Paths...), a.Reports.Dotenv...)
+	all = append(all, a.Reports.JUnit...)
+	all = append(all, a.Reports.Metrics...)
 	if a.Reports.CoverageReport != nil && a.Reports.CoverageReport.Path != "" {
-		paths = append(paths, variables.Expand(a.Reports.CoverageReport.Path, lookup))
+		all = append(all, a.Reports.CoverageReport.Path)
 	}
-	files, err := fileset.Resolve(fsys, fileset.Spec{Paths: paths, Exclude: expandAll(a.Exclude, lookup), Untracked: a.Untracked, Tracked: w.Snapshot.Tracked})
+	paths := projectPaths(all, lookup, log)
+	files, err := fileset.Resolve(fsys, fileset.Spec{Paths: paths, Exclude: projectPaths(a.Exclude, lookup, nil), Untracked: a.Untracked, Tracked: w.Snapshot.Tracked})
 	if err != nil {
 		fmt.Fprintf(log, "WARNING: artifacts: %v\n", err)
 		return
@@ -205,14 +207,6 @@ func (w *Worker) saveArtifacts(ctx context.Context, job string, fsys fs.FS, a *p
 		return
 	}
 	fmt.Fprintf(log, "Uploaded %d artifact file(s)\n", len(files))
-}
-
-func expandAll(list []string, lookup func(string) (string, bool)) []string {
-	out := make([]string, len(list))
-	for i, s := range list {
-		out[i] = variables.Expand(s, lookup)
-	}
-	return out
 }
 
 func readJUnit(ctx context.Context, fsys fs.FS, patterns []string, log io.Writer) *engine.TestCounts {

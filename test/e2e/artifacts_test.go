@@ -169,3 +169,46 @@ consumer:
 		t.Errorf("log files %d for 4 jobs; found the logs of %v", len(logs), seen)
 	}
 }
+
+// TestProjectDirPaths checks paths written as $CI_PROJECT_DIR/..., common
+// in real pipelines: they are inside the project and must work for
+// artifacts, reports and caches alike; a path outside the project is
+// skipped with a warning without losing the others, as GitLab Runner does.
+func TestProjectDirPaths(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+stages: [build, test]
+build:
+  stage: build
+  script:
+    - mkdir -p dist .npm
+    - echo app > dist/app
+    - echo pkg > .npm/pkg
+    - echo "BUILT=yes" > "$CI_PROJECT_DIR/build.env"
+    - echo outside > ../outside.txt
+  cache:
+    key: npm
+    paths: [$CI_PROJECT_DIR/.npm]
+  artifacts:
+    paths: [$CI_PROJECT_DIR/dist, ../outside.txt]
+    reports:
+      dotenv: $CI_PROJECT_DIR/build.env
+test:
+  stage: test
+  cache:
+    key: npm
+    paths: [$CI_PROJECT_DIR/.npm]
+    policy: pull
+  script: [cat dist/app, cat .npm/pkg, echo "built=$BUILT"]
+`})
+	res := r.mustRun(0, "run")
+	lines := linesOf(res.stdout, "test")
+	for _, want := range []string{"app", "pkg", "built=yes"} {
+		if !hasLine(lines, want) {
+			t.Errorf("[test] lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	if !strings.Contains(strings.Join(linesOf(res.stdout, "build"), "\n"), "../outside.txt") {
+		t.Errorf("[build] does not warn about the path outside the project:\n%s", res.stdout)
+	}
+}

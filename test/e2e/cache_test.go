@@ -162,3 +162,36 @@ job:
 		t.Errorf("a second project restored the first project's cache:\n%s", res.stdout)
 	}
 }
+
+// TestConcurrentRuns starts two gantry runs in the same repository at
+// once: each gets its own run folder and both pass, although they save the
+// same cache key at the same time.
+func TestConcurrentRuns(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+job:
+  cache: {key: shared, paths: [c/]}
+  script:
+    - mkdir -p c && head -c 200000 /dev/urandom > c/blob && echo "$RUN" > c/who
+    - cat c/who
+`})
+	results := make(chan result, 2)
+	for _, run := range []string{"one", "two"} {
+		go func() { results <- r.runQuiet("run", "--var", "RUN="+run) }()
+	}
+	for range 2 {
+		if res := <-results; res.code != 0 {
+			t.Errorf("a concurrent run exited %d:\n%s%s", res.code, res.stdout, res.stderr)
+		}
+	}
+	for n := 1; n <= 2; n++ {
+		if log := r.jobLog(n, "job"); !strings.Contains(log, "Created cache shared") {
+			t.Errorf("run %d did not save its cache:\n%s", n, log)
+		}
+	}
+	third := r.mustRun(0, "run", "--var", "RUN=three")
+	lines := linesOf(third.stdout, "job")
+	if !hasLine(lines, "Successfully extracted cache") {
+		t.Errorf("the cache saved by two runs at once cannot be read back:\n%s", third.stdout)
+	}
+}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -121,4 +123,33 @@ job:
 	if got := r.read("app.txt"); got != "edited, not committed\n" {
 		t.Errorf("the run touched the uncommitted edit: app.txt = %q", got)
 	}
+}
+
+// TestKeepWorkspaces checks --keep-workspaces: afterwards the job's
+// workspace can be inspected as the job left it, the files it wrote and the
+// project's own files; without the flag nothing of it stays.
+func TestKeepWorkspaces(t *testing.T) {
+	t.Parallel()
+	forEachWorkspaceMode(t, func(t *testing.T, mode string) {
+		r := newRepo(t, map[string]string{
+			"app.txt":        "tracked\n",
+			".gitlab-ci.yml": "job:\n  script: [echo made > made.txt]\n",
+		})
+		r.extra = []string{"GANTRY_WORKSPACE=" + mode}
+		r.mustRun(0, "run")
+		if left := dirNames(t, filepath.Join(r.runDir(1), "jobs")); len(left) > 0 {
+			t.Errorf("without --keep-workspaces the run left jobs/%v", left)
+		}
+		r.mustRun(0, "run", "--keep-workspaces")
+		matches, _ := filepath.Glob(filepath.Join(r.runDir(2), "jobs", "*", "builds", "*"))
+		if len(matches) != 1 {
+			t.Fatalf("kept workspaces: %v, want one", matches)
+		}
+		for name, want := range map[string]string{"made.txt": "made\n", "app.txt": "tracked\n"} {
+			data, err := os.ReadFile(filepath.Join(matches[0], name))
+			if err != nil || string(data) != want {
+				t.Errorf("kept workspace %s: %s = %q (%v), want %q", matches[0], name, data, err, want)
+			}
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,19 +16,22 @@ import (
 )
 
 // TestRetry checks retry: a job that fails twice and then passes succeeds
-// with retry: 2 and fails with retry: 1. The attempt counter lives outside
+// with retry: 2, fails with retry: 1, and is not retried when its exit
+// code is not one of retry:exit_codes. The attempt counter lives outside
 // the workspace, since each attempt gets a fresh one.
 func TestRetry(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
-		retry    int
+		retry    string
 		code     int
 		status   string
 		attempts int
 	}{
-		{"enough retries", 2, 0, "success", 3},
-		{"too few retries", 1, 1, "failed", 2},
+		{"enough retries", "2", 0, "success", 3},
+		{"too few retries", "1", 1, "failed", 2},
+		{"matching exit code", "{max: 2, exit_codes: [3]}", 0, "success", 3},
+		{"other exit code", "{max: 2, exit_codes: [4]}", 1, "failed", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -35,11 +39,11 @@ func TestRetry(t *testing.T) {
 			counter := filepath.Join(t.TempDir(), "count")
 			r := newRepo(t, map[string]string{".gitlab-ci.yml": `
 flaky:
-  retry: ` + strconv.Itoa(tc.retry) + `
+  retry: ` + tc.retry + `
   script:
     - n=$(( $(cat "$COUNTER" 2>/dev/null || echo 0) + 1 )); echo $n > "$COUNTER"
     - echo "attempt $n"
-    - test $n -ge 3
+    - test $n -ge 3 || exit 3
 `})
 			res := r.mustRun(tc.code, "run", "--json", "--var", "COUNTER="+counter)
 			evs := events(t, res.stdout)
@@ -65,9 +69,15 @@ flaky:
 			if got := strings.TrimSpace(readFile(t, counter)); got != strconv.Itoa(tc.attempts) {
 				t.Errorf("the script ran %s times, want %d", got, tc.attempts)
 			}
+			if tc.attempts < 2 {
+				return
+			}
 			plain := r.mustRun(tc.code, "run", "--var", "COUNTER="+filepath.Join(t.TempDir(), "count"))
 			if !hasLine(linesOf(plain.stdout, "flaky"), "started (attempt 2)") {
 				t.Errorf("the plain view does not show the second attempt:\n%s", plain.stdout)
+			}
+			if row := strings.Join(summaryRow(plain.stdout, "flaky"), " "); !strings.Contains(row, fmt.Sprintf("after %d attempts", tc.attempts)) {
+				t.Errorf("summary row of flaky = %q, want the number of attempts", row)
 			}
 		})
 	}
@@ -127,7 +137,7 @@ later:
 `})
 	res := r.mustRun(1, "run", "--json")
 	evs := events(t, res.stdout)
-	st := statusOf(t, evs)
+	st := statusOf(evs)
 	if st["victim"] != "failed" || st["later"] != "skipped" {
 		t.Errorf("statuses = %v, want victim failed and later skipped", st)
 	}
@@ -137,11 +147,21 @@ later:
 	}
 }
 
-// TestInterrupt sends SIGINT to gantry while a job waits on a background
-// sleep: gantry must exit 130, report the run canceled, and leave no
+// TestInterrupt sends SIGINT (Ctrl-C) or SIGTERM to gantry while a job
+// waits on a background sleep: gantry must exit 130, report the run
+// canceled, run the job's after_script, start nothing more, and leave no
 // process of the job behind.
 func TestInterrupt(t *testing.T) {
 	t.Parallel()
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			testInterrupt(t, sig)
+		})
+	}
+}
+
+func testInterrupt(t *testing.T, sig os.Signal) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
 stages: [build, test]
@@ -149,35 +169,48 @@ hang:
   stage: build
   script:
     - sleep 1000 & echo $! > "$PIDFILE"; wait
+  after_script: [echo "after_script on cancel"]
+queued:
+  stage: build
+  script: [echo queued-ran]
 never:
   stage: test
-  script: [echo never]
+  script: [echo never-ran]
 `})
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
-	cmd := r.command(ctx, "run", "--var", "PIDFILE="+pidFile)
+	cmd := r.command(ctx, "run", "--concurrency", "1", "--var", "PIDFILE="+pidFile)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	pid := waitForPID(t, pidFile, 30*time.Second)
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()
+	out := stdout.String()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
-		t.Fatalf("gantry after SIGINT: %v, want exit code 130\n%s", err, stdout.String())
+		t.Fatalf("gantry after %v: %v, want exit code 130\n%s", sig, err, out)
 	}
-	if !strings.Contains(stdout.String(), "pipeline canceled") {
-		t.Errorf("output does not say the pipeline was canceled:\n%s", stdout.String())
+	if !strings.Contains(out, "pipeline canceled") {
+		t.Errorf("output does not say the pipeline was canceled:\n%s", out)
 	}
-	if hasLine(linesOf(stdout.String(), "never"), "never") {
-		t.Errorf("a later job ran after the interrupt:\n%s", stdout.String())
+	if !hasLine(linesOf(out, "hang"), "after_script on cancel") {
+		t.Errorf("after_script did not run for the canceled job:\n%s", out)
 	}
-	// The job's processes get killed as gantry returns; give the kernel a
-	// moment to tear down the last one.
+	if strings.Contains(out, "queued-ran") || strings.Contains(out, "never-ran") {
+		t.Errorf("a job started after the interrupt:\n%s", out)
+	}
+	for _, job := range []string{"hang", "queued", "never"} {
+		if row := summaryRow(out, job); len(row) < 3 || row[2] != "canceled" {
+			t.Errorf("summary row of %s = %v, want canceled", job, row)
+		}
+	}
+	// The job's processes are killed before gantry returns; give the
+	// kernel a moment to tear the last one down.
 	deadline := time.Now().Add(5 * time.Second)
 	for alive(pid) {
 		if time.Now().After(deadline) {

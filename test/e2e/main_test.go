@@ -126,9 +126,10 @@ func (r *repo) read(name string) string {
 
 // result is what one gantry invocation showed.
 type result struct {
-	code   int
-	stdout string
-	stderr string
+	code     int // -1: gantry could not be started
+	stdout   string
+	stderr   string
+	timedOut bool // killed after runTimeout
 }
 
 // command builds a gantry process in the repository.
@@ -142,23 +143,33 @@ func (r *repo) command(ctx context.Context, args ...string) *exec.Cmd {
 // run runs gantry with args and returns what it printed and its exit code.
 func (r *repo) run(args ...string) result {
 	r.t.Helper()
+	res := r.runQuiet(args...)
+	switch {
+	case res.timedOut:
+		r.t.Fatalf("gantry %s did not finish within %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), runTimeout, res.stdout, res.stderr)
+	case res.code < 0:
+		r.t.Fatalf("gantry %s: %s", strings.Join(args, " "), res.stderr)
+	}
+	return res
+}
+
+// runQuiet is run for goroutines other than the test's: it reports
+// problems in the result instead of stopping the test.
+func (r *repo) runQuiet(args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	cmd := r.command(ctx, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	res := result{stdout: stdout.String(), stderr: stderr.String()}
+	res := result{stdout: stdout.String(), stderr: stderr.String(), timedOut: ctx.Err() != nil}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &exit):
 		res.code = exit.ExitCode()
 	default:
-		r.t.Fatalf("gantry %s: %v", strings.Join(args, " "), err)
-	}
-	if ctx.Err() != nil {
-		r.t.Fatalf("gantry %s did not finish within %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), runTimeout, res.stdout, res.stderr)
+		res.code, res.stderr = -1, res.stderr+err.Error()
 	}
 	return res
 }
@@ -277,8 +288,8 @@ func hasLine(lines []string, want string) bool {
 	return false
 }
 
-func statusOf(t *testing.T, evs []event) map[string]string {
-	t.Helper()
+// statusOf maps each job to its final status.
+func statusOf(evs []event) map[string]string {
 	out := map[string]string{}
 	for name, e := range finals(evs) {
 		out[name] = e.Status

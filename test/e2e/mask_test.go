@@ -84,3 +84,25 @@ reader:
 		t.Errorf("--json job_log chunks do not show [MASKED]")
 	}
 }
+
+// TestSecretsMaskedInPlan checks that --list, which explains rules with
+// the values they compared, does not show a --secret either.
+func TestSecretsMaskedInPlan(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-value"
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+deploy:
+  rules:
+    - if: $TOKEN == "s3cr3t-value"
+  script: [echo deploy]
+`})
+	for _, args := range [][]string{{"run", "--list"}, {"run", "--dry-run"}} {
+		res := r.mustRun(0, append(args, "--secret", "TOKEN="+secret)...)
+		if strings.Contains(res.stdout+res.stderr, secret) {
+			t.Errorf("gantry %s shows the secret:\n%s%s", strings.Join(args, " "), res.stdout, res.stderr)
+		}
+		if !strings.Contains(res.stdout, "deploy") {
+			t.Errorf("gantry %s does not list the job:\n%s", strings.Join(args, " "), res.stdout)
+		}
+	}
+}

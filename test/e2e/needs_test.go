@@ -64,3 +64,47 @@ staged:
 		t.Errorf("events = %v, want slow finished before staged started", order)
 	}
 }
+
+// TestConcurrency checks --concurrency: with 1, jobs of one stage run one
+// after the other; with 2, two jobs that each wait for the other (through
+// a folder outside their workspaces) both finish, so they did run at once.
+func TestConcurrency(t *testing.T) {
+	t.Parallel()
+	t.Run("one at a time", func(t *testing.T) {
+		t.Parallel()
+		r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+a: {script: [sleep 0.1]}
+b: {script: [sleep 0.1]}
+c: {script: [sleep 0.1]}
+`})
+		res := r.mustRun(0, "run", "--json", "--concurrency", "1")
+		running, most := 0, 0
+		for _, e := range events(t, res.stdout) {
+			switch e.Type {
+			case "job_started":
+				running++
+				most = max(most, running)
+			case "job_finished":
+				running--
+			}
+		}
+		if most != 1 {
+			t.Errorf("%d jobs ran at once with --concurrency 1", most)
+		}
+	})
+	t.Run("two at once", func(t *testing.T) {
+		t.Parallel()
+		sig := t.TempDir()
+		r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+ping:
+  script:
+    - touch "$SIG/ping"
+    - for i in $(seq 400); do [ -f "$SIG/pong" ] && exit 0; sleep 0.05; done; exit 1
+pong:
+  script:
+    - touch "$SIG/pong"
+    - for i in $(seq 400); do [ -f "$SIG/ping" ] && exit 0; sleep 0.05; done; exit 1
+`})
+		r.mustRun(0, "run", "--concurrency", "2", "--var", "SIG="+sig)
+	})
+}

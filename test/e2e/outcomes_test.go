@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"maps"
+	"strings"
 	"testing"
 )
 
@@ -15,6 +16,9 @@ func TestOutcomes(t *testing.T) {
 		args []string
 		code int
 		want map[string]string
+		// pipeline is the final pipeline status when the exit code does
+		// not tell it.
+		pipeline string
 	}{
 		{
 			name: "all pass",
@@ -92,6 +96,30 @@ tidy: {stage: cleanup, when: always, script: [echo tidy]}
 			want: map[string]string{"build": "success", "rescue": "skipped", "tidy": "success"},
 		},
 		{
+			name: "needs on an allowed failure",
+			ci: `
+stages: [a, b, c]
+flaky: {stage: a, allow_failure: true, script: ["exit 1"]}
+after: {stage: b, needs: [flaky], script: [echo after]}
+rescue: {stage: b, needs: [flaky], when: on_failure, script: [echo rescue]}
+early: {stage: c, needs: [], script: [echo early]}
+`,
+			code: 0,
+			want: map[string]string{"flaky": "failed", "after": "success", "rescue": "skipped", "early": "success"},
+		},
+		{
+			name: "blocking manual job",
+			ci: `
+stages: [a, b]
+gate: {stage: a, when: manual, allow_failure: false, script: [echo gate]}
+build: {stage: a, script: [echo build]}
+behind: {stage: b, script: [echo behind]}
+`,
+			code:     0,
+			want:     map[string]string{"gate": "manual", "build": "success", "behind": "skipped"},
+			pipeline: "blocked",
+		},
+		{
 			name: "manual jobs not played",
 			ci:   manualCI,
 			code: 0,
@@ -117,9 +145,18 @@ tidy: {stage: cleanup, when: always, script: [echo tidy]}
 			t.Parallel()
 			r := newRepo(t, map[string]string{".gitlab-ci.yml": tc.ci})
 			res := r.mustRun(tc.code, append([]string{"run", "--json"}, tc.args...)...)
-			got := statusOf(t, events(t, res.stdout))
+			evs := events(t, res.stdout)
+			got := statusOf(evs)
 			if !maps.Equal(got, tc.want) {
 				t.Errorf("job statuses = %v, want %v", got, tc.want)
+			}
+			first, last := evs[0], evs[len(evs)-1]
+			wantStatus := map[int]string{0: "success", 1: "failed"}[tc.code]
+			if tc.pipeline != "" {
+				wantStatus = tc.pipeline
+			}
+			if first.Type != "pipeline_started" || last.Type != "pipeline_finished" || last.Status != wantStatus {
+				t.Errorf("event stream runs from %s to %s %s, want pipeline_started to pipeline_finished %s", first.Type, last.Type, last.Status, wantStatus)
 			}
 		})
 	}
@@ -158,5 +195,59 @@ test: {stage: test, script: [echo test]}
 	row = summaryRow(res.stdout, "flaky")
 	if len(row) < 4 || row[2] != "failed" || row[3] != "(allowed)" {
 		t.Errorf("summary row of flaky = %v, want failed (allowed)", row)
+	}
+}
+
+// TestScriptFailFast checks the shell semantics GitLab gives scripts: a
+// failing command ends the job, inside a multi-line entry and on the left
+// of a pipe too, while a handled failure does not; a failing before_script
+// skips script but not after_script, whose own failure changes nothing.
+func TestScriptFailFast(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+multi:
+  script:
+    - |
+      echo one
+      false
+      echo multi-went-on
+pipe:
+  script: [false | true, echo pipe-went-on]
+handled:
+  script: ['if false; then echo no; fi', false || echo recovered, echo reached]
+before:
+  before_script: [echo in-before, exit 3]
+  script: [echo script-ran]
+  after_script: [echo after-ran, exit 5]
+`})
+	res := r.mustRun(1, "run", "--json")
+	evs := events(t, res.stdout)
+	want := map[string]string{"multi": "failed", "pipe": "failed", "handled": "success", "before": "failed"}
+	if got := statusOf(evs); !maps.Equal(got, want) {
+		t.Errorf("statuses = %v, want %v", got, want)
+	}
+	if fin := finals(evs)["before"]; fin.ExitCode != 3 {
+		t.Errorf("before ended with exit code %d, want 3 (before_script's, not after_script's)", fin.ExitCode)
+	}
+	logs := map[string]string{}
+	for job := range want {
+		logs[job] = jobLogText(evs, job)
+	}
+	for _, c := range []struct {
+		job, text string
+		present   bool
+	}{
+		{"multi", "multi-went-on", false},
+		{"multi", "# collapsed multi-line command", true},
+		{"pipe", "pipe-went-on", false},
+		{"handled", "\nrecovered\n", true},
+		{"handled", "\nreached\n", true},
+		{"before", "\nin-before\n", true},
+		{"before", "\nscript-ran\n", false},
+		{"before", "\nafter-ran\n", true},
+	} {
+		if got := strings.Contains(logs[c.job], c.text); got != c.present {
+			t.Errorf("%s's log shows %q: %v, want %v\n%s", c.job, c.text, got, c.present, logs[c.job])
+		}
 	}
 }

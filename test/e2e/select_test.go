@@ -36,7 +36,7 @@ func TestRunNamedJobs(t *testing.T) {
 			sig := t.TempDir()
 			r := newRepo(t, map[string]string{".gitlab-ci.yml": selectCI})
 			res := r.mustRun(0, append([]string{"run", "--json", "--var", "SIG=" + sig}, tc.args...)...)
-			got := slices.Sorted(maps.Keys(statusOf(t, events(t, res.stdout))))
+			got := slices.Sorted(maps.Keys(statusOf(events(t, res.stdout))))
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("jobs in the run = %v, want %v", got, tc.want)
 			}

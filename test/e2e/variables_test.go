@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -108,5 +111,47 @@ none:
 		if !hasLine(linesOf(res.stdout, job), want) {
 			t.Errorf("[%s] lacks %q:\n%s", job, want, res.stdout)
 		}
+	}
+}
+
+// TestRefFlags checks --branch, --tag and --source: the predefined
+// variables jobs see and the rules that pick the jobs follow them.
+func TestRefFlags(t *testing.T) {
+	t.Parallel()
+	const ci = `
+release:
+  rules: [{if: $CI_COMMIT_TAG}]
+  script: ['echo "release tag=$CI_COMMIT_TAG ref=$CI_COMMIT_REF_NAME"']
+main-only:
+  rules: [{if: '$CI_COMMIT_BRANCH == "main"'}]
+  script: ['echo "main ref=$CI_COMMIT_REF_NAME"']
+info:
+  script: ['echo "branch=${CI_COMMIT_BRANCH:-none} source=$CI_PIPELINE_SOURCE"']
+`
+	tests := []struct {
+		args []string
+		jobs []string
+		want map[string]string
+	}{
+		{nil, []string{"info", "main-only"}, map[string]string{"info": "branch=main source=push", "main-only": "main ref=main"}},
+		{[]string{"--branch", "feature/x"}, []string{"info"}, map[string]string{"info": "branch=feature/x source=push"}},
+		{[]string{"--tag", "v1.2.0"}, []string{"info", "release"}, map[string]string{"info": "branch=none source=push", "release": "release tag=v1.2.0 ref=v1.2.0"}},
+		{[]string{"--source", "web"}, []string{"info", "main-only"}, map[string]string{"info": "branch=main source=web"}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Parallel()
+			r := newRepo(t, map[string]string{".gitlab-ci.yml": ci})
+			res := r.mustRun(0, append([]string{"run", "--json"}, tc.args...)...)
+			evs := events(t, res.stdout)
+			if got := slices.Sorted(maps.Keys(statusOf(evs))); !slices.Equal(got, tc.jobs) {
+				t.Errorf("jobs = %v, want %v", got, tc.jobs)
+			}
+			for job, want := range tc.want {
+				if log := jobLogText(evs, job); !strings.Contains(log, "\n"+want+"\n") {
+					t.Errorf("%s's log lacks %q:\n%s", job, want, log)
+				}
+			}
+		})
 	}
 }

@@ -113,7 +113,10 @@ func New(ctx context.Context, destDir string, opts Options) (*Writer, error) {
 }
 
 // Clean validates an entry name and returns it in clean slash form. Leading
-// "./" is accepted because tar archives often carry it.
+// "./" is accepted because tar archives often carry it; "..", absolute paths
+// and empty or "." elements inside the name are refused rather than
+// cleaned, since no honest archive contains them. A backslash is an ordinary
+// file name byte here, as it is on Unix file systems.
 func Clean(name string) (string, error) {
 	n := strings.TrimSuffix(name, "/")
 	for strings.HasPrefix(n, "./") {
@@ -122,7 +125,7 @@ func Clean(name string) (string, error) {
 	if n == "" || n == "." {
 		return ".", nil
 	}
-	if !fs.ValidPath(n) || strings.Contains(n, "\\") {
+	if !fs.ValidPath(n) {
 		return "", fmt.Errorf("%q: %w", name, ErrUnsafePath)
 	}
 	return n, nil

@@ -72,7 +72,7 @@ func TestValidationErrors(t *testing.T) {
 		{"bad expire_in", "a:\n  script: x\n  artifacts:\n    paths: [x]\n    expire_in: 3 fortnights\n",
 			[]string{`ci.yml:5:16: jobs:a:artifacts:expire_in invalid duration "3 fortnights": unknown unit "fortnights"`}},
 		{"bad start_in", "a:\n  script: x\n  when: delayed\n  start_in: soon\n",
-			[]string{`ci.yml:4:13: jobs:a:start_in invalid duration "soon": expected a number at "soon"`}},
+			[]string{`ci.yml:4:13: jobs:a:start_in invalid duration "soon": unknown unit "soon"`}},
 		{"delayed without start_in", "a:\n  script: x\n  when: delayed\n",
 			[]string{`ci.yml:3:3: jobs:a:start_in should be set when when is delayed`}},
 		{"bad timeout", "a:\n  script: x\n  timeout: 1 parsec\n",

@@ -1,4 +1,4 @@
-package cache
+package tarzst
 
 import (
 	"archive/tar"
@@ -9,7 +9,7 @@ import (
 )
 
 // FuzzExtractTar feeds arbitrary tar streams to the extractor behind
-// ExtractArchive (zstd framing is left out so the fuzzer explores tar
+// Extract (zstd framing is left out so the fuzzer explores tar
 // structure, not the decompressor). Whatever the input, nothing may appear or
 // change outside the destination, even with a symlink to the outside
 // planted in it.
