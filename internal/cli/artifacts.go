@@ -10,28 +10,42 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
-	"github.com/gantry-ci/gantry/internal/cache"
+	"github.com/gantry-ci/gantry/internal/artifact"
 	"github.com/gantry-ci/gantry/internal/pipeline"
+	"github.com/gantry-ci/gantry/internal/variables"
 )
 
-// runArtifacts keeps a local run's artifacts as one zstd tar per job under
-// <run>/artifacts, the same archive form as caches.
+// runArtifacts hands a local run's artifacts from job to job through the
+// artifact package: .gantry/runs/<id>/artifacts/<job>/.
 type runArtifacts struct {
-	dir string
+	runsRoot, runID string
 }
 
-func openArtifacts(_ context.Context, _ string, runDir string) (*runArtifacts, error) {
-	dir := filepath.Join(runDir, "artifacts")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create artifacts folder: %w", err)
+func openArtifacts(runDir string) *runArtifacts {
+	return &runArtifacts{runsRoot: filepath.Dir(runDir), runID: filepath.Base(runDir)}
+}
+
+func (a *runArtifacts) Save(ctx context.Context, job string, fsys fs.FS, files []string, def *pipeline.Artifacts, lookup func(string) (string, bool)) error {
+	meta := artifact.Meta{Job: job, Created: time.Now(), Name: variables.Expand(def.Name, lookup)}
+	if def.ExpireIn != "" {
+		d, err := artifact.ParseDuration(def.ExpireIn)
+		if err != nil {
+			return fmt.Errorf("artifacts of %s: expire_in: %w", job, err)
+		}
+		meta.ExpireIn = d
 	}
-	return &runArtifacts{dir: dir}, nil
+	return artifact.Collect(ctx, fsys, files, artifact.DirFor(a.runsRoot, a.runID, job), meta)
 }
 
-func (a *runArtifacts) path(job string) string {
-	return filepath.Join(a.dir, jobFileName(job)+".tar.zst")
+func (a *runArtifacts) Restore(ctx context.Context, job, destDir string) (bool, error) {
+	dir := artifact.DirFor(a.runsRoot, a.runID, job)
+	if _, err := os.Stat(string(dir)); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return true, artifact.Extract(ctx, dir, destDir)
 }
 
 // maxJobFileName keeps a job's file names, with their extension, under
@@ -63,32 +77,4 @@ func jobFileName(job string) string {
 		name = name[:cut] + "-" + hex.EncodeToString(sum[:8])
 	}
 	return name
-}
-
-func (a *runArtifacts) Save(ctx context.Context, job string, fsys fs.FS, files []string, _ *pipeline.Artifacts, _ func(string) (string, bool)) error {
-	tmp, err := os.CreateTemp(a.dir, ".partial-*")
-	if err != nil {
-		return fmt.Errorf("save artifacts of %s: %w", job, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := cache.WriteArchive(ctx, tmp, fsys, files); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save artifacts of %s: %w", job, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save artifacts of %s: %w", job, err)
-	}
-	return os.Rename(tmp.Name(), a.path(job))
-}
-
-func (a *runArtifacts) Restore(ctx context.Context, job, destDir string) (bool, error) {
-	f, err := os.Open(a.path(job))
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("open artifacts of %s: %w", job, err)
-	}
-	defer f.Close()
-	return true, cache.ExtractArchive(ctx, f, destDir)
 }

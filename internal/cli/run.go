@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/gantry-ci/gantry/internal/artifact"
 	"github.com/gantry-ci/gantry/internal/cache"
 	"github.com/gantry-ci/gantry/internal/engine"
 	"github.com/gantry-ci/gantry/internal/executor/shell"
@@ -70,7 +71,7 @@ Exit status: 0 passed (allowed failures count as passed), 1 failed, 130 interrup
 	fl.BoolVar(&f.asJSON, "json", false, "print the event stream as JSON lines")
 	fl.BoolVar(&f.list, "list", false, "print the plan and exit")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "same as --list")
-	fl.BoolVar(&f.keep, "keep-workspaces", false, "leave each job's workspace under .gantry/runs for inspection")
+	fl.BoolVar(&f.keep, "keep-workspaces", false, "leave each job's workspace under .gantry/runs for inspection (each job then gets a full copy)")
 	return cmd
 }
 
@@ -120,6 +121,11 @@ func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []st
 	if err != nil {
 		return err
 	}
+	if f.keep {
+		// An overlay workspace is only whole while it is mounted; a kept
+		// one must be a real folder, so keeping forces copy mode.
+		os.Setenv(workspace.ModeEnv, string(workspace.ModeCopy))
+	}
 	snap, err := workspace.TakeSnapshot(ctx, root, runDir, f.fromCommit)
 	if err != nil {
 		return fmt.Errorf("snapshot the repository: %w", err)
@@ -135,10 +141,14 @@ func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []st
 	if err != nil {
 		return err
 	}
-	arts, err := openArtifacts(ctx, root, runDir)
-	if err != nil {
-		return err
+	// Artifacts whose expire_in has passed go before a new run starts, as
+	// GitLab removes them in the background.
+	if removed, err := artifact.Expire(ctx, filepath.Dir(runDir), time.Now()); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "gantry: removing expired artifacts: %v\n", err)
+	} else if removed > 0 && !f.asJSON {
+		fmt.Fprintf(out, "removed %d expired artifact set(s)\n", removed)
 	}
+	arts := openArtifacts(runDir)
 	w := &worker.Worker{
 		Snapshot:       snap,
 		RunDir:         runDir,

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestArtifactsPassing checks which jobs receive a producer's artifacts:
@@ -58,7 +59,7 @@ needs-artifacts:
 			t.Errorf("%s shows %q:\n%s", tc.job, tc.not, res.stdout)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(r.runDir(1), "artifacts", "build.tar.zst")); err != nil {
+	if _, err := os.Stat(filepath.Join(r.runDir(1), "artifacts", "build", "meta.json")); err != nil {
 		t.Errorf("build's artifacts are not kept in the run folder: %v", err)
 	}
 	if _, err := os.Stat(r.path("dist")); !os.IsNotExist(err) {
@@ -106,7 +107,7 @@ triage:
 		}
 	}
 	for job, want := range map[string]bool{"failing": true, "failing-default": false, "passing": false} {
-		_, err := os.Stat(filepath.Join(r.runDir(1), "artifacts", job+".tar.zst"))
+		_, err := os.Stat(filepath.Join(r.runDir(1), "artifacts", job, "meta.json"))
 		if got := err == nil; got != want {
 			t.Errorf("artifacts of %s kept = %v, want %v", job, got, want)
 		}
@@ -210,5 +211,36 @@ test:
 	}
 	if !strings.Contains(strings.Join(linesOf(res.stdout, "build"), "\n"), "../outside.txt") {
 		t.Errorf("[build] does not warn about the path outside the project:\n%s", res.stdout)
+	}
+}
+
+// TestExpiredArtifactsRemovedOnNextRun checks expire_in: artifacts past it
+// are removed when the next run starts, and artifacts set to never stay.
+func TestExpiredArtifactsRemovedOnNextRun(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+short:
+  script: [echo a > a.txt]
+  artifacts: {paths: [a.txt], expire_in: 1 sec}
+forever:
+  script: [echo b > b.txt]
+  artifacts: {paths: [b.txt], expire_in: never}
+`})
+	r.mustRun(0, "run")
+	for _, job := range []string{"short", "forever"} {
+		if _, err := os.Stat(filepath.Join(r.runDir(1), "artifacts", job, "meta.json")); err != nil {
+			t.Fatalf("artifacts of %s missing after the first run: %v", job, err)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // let expire_in: 1 sec pass
+	res := r.mustRun(0, "run")
+	if !strings.Contains(res.stdout, "removed 1 expired artifact set(s)") {
+		t.Errorf("second run does not say it removed expired artifacts:\n%s", res.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(r.runDir(1), "artifacts", "short")); !os.IsNotExist(err) {
+		t.Errorf("expired artifacts of run 1 still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(r.runDir(1), "artifacts", "forever", "meta.json")); err != nil {
+		t.Errorf("expire_in: never artifacts removed: %v", err)
 	}
 }
