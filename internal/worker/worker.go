@@ -124,7 +124,11 @@ func (w *Worker) RunJob(ctx context.Context, run *engine.JobRun, log io.Writer) 
 	if a := def.Artifacts; a != nil {
 		// Any warning about these paths was given when saving artifacts.
 		out.Tests = readJUnit(after, merged, projectPaths(a.Reports.JUnit, lookup, nil), log)
-		out.Dotenv = readDotenv(merged, projectPaths(a.Reports.Dotenv, lookup, nil), log)
+		// A dotenv report is an artifact: it reaches later jobs only when
+		// artifacts:when let the job upload its artifacts.
+		if whenApplies(a.When, succeeded) {
+			out.Dotenv = readDotenv(merged, projectPaths(a.Reports.Dotenv, lookup, nil), log)
+		}
 	}
 	w.saveCaches(after, caches, merged, succeeded, log)
 	return out, nil

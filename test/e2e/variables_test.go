@@ -114,6 +114,33 @@ none:
 	}
 }
 
+// TestDotenvOfFailedJobFollowsArtifactsWhen checks that a failed job's
+// dotenv report reaches later jobs only when its artifacts:when uploads
+// artifacts on failure, as in GitLab.
+func TestDotenvOfFailedJobFollowsArtifactsWhen(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+stages: [build, test]
+default-when:
+  stage: build
+  allow_failure: true
+  script: [echo "A=from-default" > a.env, exit 1]
+  artifacts: {reports: {dotenv: a.env}}
+always-when:
+  stage: build
+  allow_failure: true
+  script: [echo "B=from-always" > b.env, exit 1]
+  artifacts: {when: always, reports: {dotenv: b.env}}
+check:
+  stage: test
+  script: ['echo "A=${A:-unset} B=${B:-unset}"']
+`})
+	res := r.mustRun(0, "run")
+	if want := "A=unset B=from-always"; !hasLine(linesOf(res.stdout, "check"), want) {
+		t.Errorf("[check] lacks %q:\n%s", want, res.stdout)
+	}
+}
+
 // TestRefFlags checks --branch, --tag and --source: the predefined
 // variables jobs see and the rules that pick the jobs follow them.
 func TestRefFlags(t *testing.T) {
