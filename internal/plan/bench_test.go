@@ -11,12 +11,15 @@ import (
 )
 
 // bigPipeline writes a 2,000-job pipeline the way large projects do: hidden
-// templates reached by extends, rules shared through an anchor, needs
-// between stages and parallel:matrix jobs (600 build, test and deploy
-// triples plus 50 matrix jobs of 4 instances each).
-func bigPipeline() []byte {
-	var b strings.Builder
-	b.WriteString(`stages: [build, test, deploy]
+// templates reached by extends from an included file, rules shared through
+// an anchor, needs between stages and parallel:matrix jobs from another
+// included file (600 build, test and deploy triples plus 50 matrix jobs of
+// 4 instances each).
+func bigPipeline() ([]byte, fstest.MapFS) {
+	var b, templates, matrix strings.Builder
+	b.WriteString(`include:
+  - local: ci/*.yml
+stages: [build, test, deploy]
 variables:
   GLOBAL: "1"
   IMAGE: registry.example.com/app:$CI_COMMIT_SHORT_SHA
@@ -27,7 +30,8 @@ variables:
     - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
       changes: ["src/**/*"]
     - when: on_success
-.base:
+`)
+	templates.WriteString(`.base:
   image: alpine
   before_script: [echo setup]
   variables:
@@ -64,7 +68,10 @@ deploy-%[1]d:
 `, i)
 	}
 	for i := range 50 {
-		fmt.Fprintf(&b, `matrix-%[1]d:
+		fmt.Fprintf(&matrix, `.rules-%[1]d: &rules
+  rules:
+    - if: $CI_COMMIT_BRANCH
+matrix-%[1]d:
   extends: .base
   stage: test
   <<: *rules
@@ -75,15 +82,18 @@ deploy-%[1]d:
   script: [make matrix-%[1]d]
 `, i)
 	}
-	return []byte(b.String())
+	return []byte(b.String()), fstest.MapFS{
+		"ci/templates.yml": {Data: []byte(templates.String())},
+		"ci/matrix.yml":    {Data: []byte(matrix.String())},
+	}
 }
 
 // BenchmarkMake measures what `gantry plan` pays for a big pipeline: the
 // GitLab front end and the planner together, then the planner alone.
 func BenchmarkMake(b *testing.B) {
-	src := bigPipeline()
+	src, files := bigPipeline()
 	ctx := context.Background()
-	opts := gitlab.Options{FS: fstest.MapFS{}}
+	opts := gitlab.Options{FS: files}
 	in := changed(pushMain, "src/app/main.go")
 	check := func(b *testing.B, p *Plan, err error) {
 		if err != nil {
