@@ -20,8 +20,8 @@
 # after every job). Every warm run must exit 0 and print "cache hit"; a gantry failure is
 # reported with its log and makes the script exit 1.
 # Installs what it needs, builds gantry and finds the pipelines as bench/compare.sh does (see
-# bench/lib.sh for BENCH_WORK, BENCH_PEERS, BENCH_PIPES and BENCH_NET). The page cache is not
-# dropped, so every figure is for a warm page cache.
+# bench/lib.sh for BENCH_WORK, BENCH_PEERS, BENCH_PIPES and BENCH_NET). An untimed `sync`
+# precedes every timed run; the page cache is not dropped, so every figure is for a warm one.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -129,6 +129,7 @@ printf '%-40s %9s %9s\n' "gitlab-ci-local --shell-isolation (warm)" "$(col gcl 4
 printf '%-40s %9s %9s\n' "tar -xf of uncompressed target/ tar" "$(col tar 4)" "$(col tar 3)"
 echo
 echo "sizes: gantry cache $(du -sh "$GANTRY_CACHE" 2>/dev/null | cut -f1), gitlab-ci-local cache $(du -sh "$C/.gitlab-ci-local/cache" 2>/dev/null | cut -f1), tar $(du -sh "$TAR" | cut -f1)"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine inflates the figures)"
 echo "every figure: $RESULTS; logs: $LOGS"
 if ((${#FAILED[@]})); then
 	echo

@@ -115,12 +115,14 @@ new_repo() {
 	"$PIPES/scratch-repo.sh" "$1" "$2" >/dev/null || die "scratch-repo.sh $1 $2 failed"
 }
 
-# timed DIR LOG LIMIT CMD... runs CMD in DIR with output to LOG, killed after LIMIT seconds;
+# timed DIR LOG LIMIT CMD... syncs, then runs CMD in DIR with output to LOG, killed after LIMIT seconds;
 # sets MS (wall milliseconds) and RC (exit status; 124 when the limit was hit, whether the
 # command ended on SIGTERM or needed the SIGKILL that follows 10 s later).
 timed() {
 	local dir=$1 out=$2 limit=$3 s e
 	shift 3
+	# Flush what earlier runs left dirty, so that no run pays for another's writeback.
+	sync
 	s=$(date +%s%N)
 	(cd "$dir" && exec "${NET[@]}" timeout -k 10 "$limit" "$@") >"$out" 2>&1 </dev/null
 	RC=$?
@@ -147,7 +149,7 @@ describe_setup() {
 	local rev
 	rev=$(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	git -C "$BENCH_ROOT" diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
-	echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+	echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "gantry: working tree $rev, shell executor, default concurrency ($(nproc)), cache dir \$XDG_CACHE_HOME/gantry with XDG_CACHE_HOME=$XDG_CACHE_HOME"
 	echo "gitlab-ci-local: $("$NODE" "$GCL" --version 2>/dev/null) on node $("$NODE" --version), --shell-isolation, default concurrency"
 	echo "pipelines: $PIPES; network during timed runs: $NET_MODE"

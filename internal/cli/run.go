@@ -179,6 +179,7 @@ func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []st
 		Secrets:           secrets,
 		PipelineVariables: in.Variables,
 	})
+	w.Wait()
 	if live != nil {
 		live.Close()
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/cache"
@@ -46,6 +47,11 @@ type Worker struct {
 	Artifacts Artifacts
 	// KeepWorkspaces leaves job folders in place for inspection.
 	KeepWorkspaces bool
+
+	// removals tracks job folders being deleted in the background: a job's
+	// result does not wait for its 20,000 files to go, the end of the run
+	// does (Wait).
+	removals sync.WaitGroup
 }
 
 var _ engine.Worker = (*Worker)(nil)
@@ -60,7 +66,7 @@ func (w *Worker) RunJob(ctx context.Context, run *engine.JobRun, log io.Writer) 
 		return out, fmt.Errorf("prepare workspace of %s: %w", run.Job.Name, err)
 	}
 	if !w.KeepWorkspaces {
-		defer ws.Remove()
+		defer w.removals.Go(func() { _ = ws.Remove() })
 	}
 	env := w.environment(run, ws)
 	lookup := variables.Lookup(env)
@@ -133,6 +139,9 @@ func (w *Worker) RunJob(ctx context.Context, run *engine.JobRun, log io.Writer) 
 	w.saveCaches(after, caches, merged, succeeded, log)
 	return out, nil
 }
+
+// Wait returns once every job folder removed in the background is gone.
+func (w *Worker) Wait() { w.removals.Wait() }
 
 // environment is the job's variables plus what only the runner knows.
 func (w *Worker) environment(run *engine.JobRun, ws *workspace.Workspace) []pipeline.Variable {
