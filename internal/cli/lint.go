@@ -11,7 +11,10 @@ import (
 )
 
 func newLintCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		inputs []string
+	)
 	cmd := &cobra.Command{
 		Use:   "lint [FILE]",
 		Short: "Check a .gitlab-ci.yml file the way GitLab's lint does",
@@ -20,7 +23,11 @@ Local includes are read from the file's repository. Exit status: 0 valid, 1 inva
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := defaultFile(args)
-			_, err := loadPipeline(cmd.Context(), file, nil)
+			in, err := parseInputs(inputs)
+			if err != nil {
+				return &exitError{code: ExitUsage, err: err}
+			}
+			_, err = loadPipeline(cmd.Context(), file, nil, in)
 			var errs pipeline.Errors
 			if err != nil && !errors.As(err, &errs) {
 				return &exitError{code: ExitUsage, err: err}
@@ -50,5 +57,6 @@ Local includes are read from the file's repository. Exit status: 0 valid, 1 inva
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().StringArrayVar(&inputs, "input", nil, "a value for the file's spec:inputs, NAME=VALUE (repeatable)")
 	return cmd
 }

@@ -2,9 +2,14 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/gantry-ci/gantry/internal/gitrepo"
 	"github.com/gantry-ci/gantry/internal/pipeline"
@@ -40,15 +45,82 @@ func repoRoot(ctx context.Context, file string) string {
 // back as pipeline.Errors, anything else (a missing file) as another error.
 // With in non-nil, include:rules are decided for that pipeline; lint
 // (which has no pipeline) includes every file.
-func loadPipeline(ctx context.Context, file string, in *plan.Input) (*pipeline.Pipeline, error) {
+func loadPipeline(ctx context.Context, file string, in *plan.Input, inputs map[string]any) (*pipeline.Pipeline, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read pipeline file: %w", err)
 	}
 	root := repoRoot(ctx, file)
-	opts := gitlab.Options{FS: os.DirFS(root)}
+	opts := gitlab.Options{FS: os.DirFS(root), Fetch: fetchRemote, Inputs: inputs}
 	if in != nil {
 		opts.Variables = variables.Lookup(plan.Predefined(*in))
 	}
 	return gitlab.Load(ctx, file, data, opts)
+}
+
+// Remote includes are fetched with these limits; GitLab allows 30 s.
+const (
+	remoteTimeout  = 30 * time.Second
+	remoteMaxBytes = 4 << 20
+)
+
+// fetchRemote reads an include:remote file over HTTP(S).
+func fetchRemote(ctx context.Context, url string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, remoteTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return nil, fmt.Errorf("only http and https URLs can be included, not %q", req.URL.Scheme)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %s", resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, remoteMaxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > remoteMaxBytes {
+		return nil, fmt.Errorf("larger than %d bytes", remoteMaxBytes)
+	}
+	return data, nil
+}
+
+// parseInputs reads --input NAME=VALUE flags. A value that reads as JSON
+// (a number, true/false, an array) keeps that type, as spec:inputs of type
+// number, boolean and array expect; anything else is a string.
+func parseInputs(flags []string) (map[string]any, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	out := map[string]any{}
+	for _, kv := range flags {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--input %q: want NAME=VALUE", kv)
+		}
+		var typed any
+		if err := json.Unmarshal([]byte(v), &typed); err == nil {
+			switch t := typed.(type) {
+			case float64:
+				if t == float64(int64(t)) {
+					typed = int64(t)
+				}
+				out[k] = typed
+				continue
+			case bool, []any:
+				out[k] = typed
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out, nil
 }
