@@ -13,7 +13,7 @@ import (
 func newLintCmd() *cobra.Command {
 	var (
 		asJSON bool
-		inputs []string
+		load   loadOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "lint [FILE]",
@@ -23,11 +23,7 @@ Local includes are read from the file's repository. Exit status: 0 valid, 1 inva
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := defaultFile(args)
-			in, err := parseInputs(inputs)
-			if err != nil {
-				return &exitError{code: ExitUsage, err: err}
-			}
-			_, err = loadPipeline(cmd.Context(), file, nil, in)
+			_, err := loadPipeline(cmd.Context(), file, nil, load)
 			var errs pipeline.Errors
 			if err != nil && !errors.As(err, &errs) {
 				return &exitError{code: ExitUsage, err: err}
@@ -57,6 +53,6 @@ Local includes are read from the file's repository. Exit status: 0 valid, 1 inva
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	cmd.Flags().StringArrayVar(&inputs, "input", nil, "a value for the file's spec:inputs, NAME=VALUE (repeatable)")
+	load.register(cmd)
 	return cmd
 }

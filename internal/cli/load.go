@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/spf13/cobra"
 	"io"
 	"net/http"
 	"os"
@@ -45,13 +46,31 @@ func repoRoot(ctx context.Context, file string) string {
 // back as pipeline.Errors, anything else (a missing file) as another error.
 // With in non-nil, include:rules are decided for that pipeline; lint
 // (which has no pipeline) includes every file.
-func loadPipeline(ctx context.Context, file string, in *plan.Input, inputs map[string]any) (*pipeline.Pipeline, error) {
+// loadOptions are the flags every command that reads a pipeline shares.
+type loadOptions struct {
+	inputs  []string
+	offline bool
+}
+
+func (o *loadOptions) register(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&o.inputs, "input", nil, "a value for the file's spec:inputs, NAME=VALUE (repeatable)")
+	cmd.Flags().BoolVar(&o.offline, "offline", false, "do not fetch include:remote files; list them as not included")
+}
+
+func loadPipeline(ctx context.Context, file string, in *plan.Input, o loadOptions) (*pipeline.Pipeline, error) {
+	inputs, err := parseInputs(o.inputs)
+	if err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read pipeline file: %w", err)
 	}
 	root := repoRoot(ctx, file)
 	opts := gitlab.Options{FS: os.DirFS(root), Fetch: fetchRemote, Inputs: inputs}
+	if o.offline {
+		opts.Fetch = nil
+	}
 	if in != nil {
 		opts.Variables = variables.Lookup(plan.Predefined(*in))
 	}

@@ -25,7 +25,7 @@ type planFlags struct {
 	vars                []string
 	changed             []string
 	mrTarget            string
-	inputs              []string
+	load                loadOptions
 }
 
 func (f *planFlags) register(cmd *cobra.Command) {
@@ -36,7 +36,7 @@ func (f *planFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.vars, "var", nil, "a pipeline variable KEY=VALUE (repeatable); wins over the file's variables")
 	fl.StringArrayVar(&f.changed, "changed", nil, "a changed path for rules:changes (repeatable); without it changes are taken from git")
 	fl.StringVar(&f.mrTarget, "target-branch", "", "merge request target branch (merge_request_event; default: the default branch)")
-	fl.StringArrayVar(&f.inputs, "input", nil, "a value for the file's spec:inputs, NAME=VALUE (repeatable)")
+	f.load.register(cmd)
 }
 
 var sources = []string{plan.SourcePush, plan.SourceMergeRequest, plan.SourceSchedule, plan.SourceWeb, plan.SourceAPI, plan.SourceTrigger, plan.SourcePipeline}
@@ -133,11 +133,7 @@ func newPlanCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: ExitUsage, err: err}
 			}
-			inputs, err := parseInputs(flags.inputs)
-			if err != nil {
-				return &exitError{code: ExitUsage, err: err}
-			}
-			p, err := loadPipeline(cmd.Context(), file, &in, inputs)
+			p, err := loadPipeline(cmd.Context(), file, &in, flags.load)
 			if err != nil {
 				var errs pipeline.Errors
 				if errors.As(err, &errs) {

@@ -86,11 +86,7 @@ func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []st
 		return &exitError{code: ExitUsage, err: err}
 	}
 	in.Variables = append(in.Variables, extra...)
-	inputs, err := parseInputs(f.inputs)
-	if err != nil {
-		return &exitError{code: ExitUsage, err: err}
-	}
-	p, err := loadPipeline(ctx, file, &in, inputs)
+	p, err := loadPipeline(ctx, file, &in, f.load)
 	if err != nil {
 		var errs pipeline.Errors
 		if errors.As(err, &errs) {
