@@ -113,6 +113,28 @@ func (f *planFlags) input(ctx context.Context, file string) (plan.Input, error) 
 	return in, nil
 }
 
+// makePlan compiles file and plans it for in. A broken file prints its
+// located errors and exits 1; a command-line mistake exits 2. A pipeline
+// that creates no jobs is a plan, not an error: it says why.
+func makePlan(cmd *cobra.Command, file string, in plan.Input, load loadOptions) (*plan.Plan, error) {
+	p, err := loadPipeline(cmd.Context(), file, &in, load)
+	if err != nil {
+		var errs pipeline.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
+			}
+			return nil, silentExit(ExitFailed)
+		}
+		return nil, &exitError{code: ExitUsage, err: err}
+	}
+	pl, err := plan.Make(p, in)
+	if err != nil && !(errors.Is(err, plan.ErrNoJobs) && pl != nil) {
+		return nil, &exitError{code: ExitFailed, err: err}
+	}
+	return pl, nil
+}
+
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
@@ -133,20 +155,9 @@ func newPlanCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: ExitUsage, err: err}
 			}
-			p, err := loadPipeline(cmd.Context(), file, &in, flags.load)
+			pl, err := makePlan(cmd, file, in, flags.load)
 			if err != nil {
-				var errs pipeline.Errors
-				if errors.As(err, &errs) {
-					for _, e := range errs {
-						fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
-					}
-					return silentExit(ExitFailed)
-				}
-				return &exitError{code: ExitUsage, err: err}
-			}
-			pl, err := plan.Make(p, in)
-			if err != nil && !(errors.Is(err, plan.ErrNoJobs) && pl != nil) {
-				return &exitError{code: ExitFailed, err: err}
+				return err
 			}
 			if asJSON {
 				return writePlanJSON(cmd.OutOrStdout(), pl)

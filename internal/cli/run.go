@@ -86,20 +86,9 @@ func runPipeline(ctx context.Context, cmd *cobra.Command, f *runFlags, jobs []st
 		return &exitError{code: ExitUsage, err: err}
 	}
 	in.Variables = append(in.Variables, extra...)
-	p, err := loadPipeline(ctx, file, &in, f.load)
+	pl, err := makePlan(cmd, file, in, f.load)
 	if err != nil {
-		var errs pipeline.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
-			}
-			return silentExit(ExitFailed)
-		}
-		return &exitError{code: ExitUsage, err: err}
-	}
-	pl, err := plan.Make(p, in)
-	if err != nil && !(errors.Is(err, plan.ErrNoJobs) && pl != nil) {
-		return &exitError{code: ExitFailed, err: err}
+		return err
 	}
 	if len(jobs) > 0 {
 		if pl, err = selectJobs(pl, jobs); err != nil {
