@@ -98,8 +98,7 @@ func (c *compiler) defaultNode() *node {
 	}
 	if d := c.root.get("default"); d != nil && d.kind != kNull {
 		if c.d.hash(d, "default", defaultKeys) {
-			def = deepMerge(def, d)
-			// default keywords replace, they do not merge with the legacy ones
+			// default: keywords replace the legacy top-level ones whole.
 			for _, k := range d.keys {
 				def.set(k, d.keyPos(k), d.get(k))
 			}
