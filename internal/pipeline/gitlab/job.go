@@ -77,7 +77,7 @@ func (c *compiler) job(name string, pos pipeline.Pos, n *node) *pipeline.Job {
 		case "allow_failure":
 			j.AllowFailure = c.allowFailure(v, kp)
 		case "needs":
-			j.Needs = c.needs(v, kp)
+			j.Needs = decodeNeeds(v, kp, c.d)
 		case "dependencies":
 			j.HasDependencies = true
 			j.Dependencies = c.d.strList(v, kp)

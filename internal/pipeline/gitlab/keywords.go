@@ -163,10 +163,6 @@ func (c *compiler) allowFailure(n *node, at string) pipeline.AllowFailure {
 
 var needKeys = []string{"job", "artifacts", "optional", "pipeline", "project", "ref", "parallel"}
 
-func (c *compiler) needs(n *node, at string) []pipeline.Need {
-	return decodeNeeds(n, at, c.d)
-}
-
 func decodeNeeds(n *node, at string, d decoder) []pipeline.Need {
 	out := []pipeline.Need{}
 	if n == nil || n.kind == kNull {
