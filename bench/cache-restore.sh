@@ -25,7 +25,8 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ARGS_GIVEN="$*"
+ARGS_GIVEN=
+[ $# -eq 0 ] || ARGS_GIVEN=$(printf " %q" "$@")
 REPS=3
 RUN_LIMIT=600
 while [ $# -gt 0 ]; do
@@ -52,7 +53,7 @@ rm -rf "$LOGS" "$GANTRY_CACHE" "$TAR" "$UNTAR" && mkdir -p "$LOGS"
 printf 'tool\trep\trun_ms\trestore_ms\trc\n' >"$RESULTS"
 FAILED=()
 
-echo "command: bench/cache-restore.sh $ARGS_GIVEN"
+echo "command: bench/cache-restore.sh$ARGS_GIVEN"
 describe_setup
 
 # fail TOOL WHAT LOG reports a run that did not do what it should.

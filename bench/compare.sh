@@ -41,7 +41,8 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ARGS_GIVEN="$*"
+ARGS_GIVEN=
+[ $# -eq 0 ] || ARGS_GIVEN=$(printf " %q" "$@")
 REPS=3
 SELECTED="wide dag dag-tree dag-wave cache artifacts chatty"
 CONC=
@@ -154,7 +155,7 @@ one_cache() {
 	esac
 }
 
-echo "command: bench/compare.sh $ARGS_GIVEN"
+echo "command: bench/compare.sh$ARGS_GIVEN"
 describe_setup
 log "repetitions: $REPS; gitlab-ci-local dag limit ${DAG_LIMIT}s; other runs limited to ${RUN_LIMIT}s"
 TOOLS=(gantry gcl raw)
