@@ -131,7 +131,9 @@ func (e *Executor) Run(ctx context.Context, job *executor.Job, log io.Writer) (e
 		e.sectionStart(out, sectionAfter, "Running after_script")
 		// after_script must survive the cancel that may have ended the
 		// script; only its own timeout bounds it.
-		oc, err := e.runStage(context.WithoutCancel(ctx), job, env, stage{
+		// GitLab tells after_script how the job went.
+		afterEnv := append(env[:len(env):len(env)], "CI_JOB_STATUS="+jobStatus(res))
+		oc, err := e.runStage(context.WithoutCancel(ctx), job, afterEnv, stage{
 			name:    sectionAfter,
 			script:  e.afterScript(job),
 			timeout: timeout,
@@ -242,4 +244,17 @@ func (l *logWriter) Write(p []byte) (int, error) {
 		l.err = err
 	}
 	return len(p), nil
+}
+
+// jobStatus is CI_JOB_STATUS as GitLab sets it for after_script.
+func jobStatus(res executor.Result) string {
+	switch {
+	case res.Canceled:
+		return "canceled"
+	case res.TimedOut:
+		return "timedout"
+	case res.ExitCode != 0:
+		return "failed"
+	}
+	return "success"
 }

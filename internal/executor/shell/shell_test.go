@@ -532,3 +532,28 @@ func TestStartErrors(t *testing.T) {
 		t.Error("Run(nil job) gave no error")
 	}
 }
+
+// TestAfterScriptSeesJobStatus checks CI_JOB_STATUS in after_script, as
+// GitLab Runner sets it: success, failed, timedout or canceled.
+func TestAfterScriptSeesJobStatus(t *testing.T) {
+	cases := []struct {
+		name    string
+		script  string
+		timeout time.Duration
+		want    string
+	}{
+		{"success", "true", 0, "status=success"},
+		{"failure", "exit 3", 0, "status=failed"},
+		{"timeout", "sleep 30", 200 * time.Millisecond, "status=timedout"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			job := &executor.Job{Name: c.name, Dir: t.TempDir(), Script: []string{c.script},
+				AfterScript: []string{`echo "status=$CI_JOB_STATUS"`}, Timeout: c.timeout, Grace: 100 * time.Millisecond}
+			_, log := runJob(t, context.Background(), Options{}, job)
+			if !strings.Contains(log, "\n"+c.want+"\n") {
+				t.Errorf("after_script should print %q:\n%s", c.want, log)
+			}
+		})
+	}
+}
