@@ -25,23 +25,27 @@ var errEscapes = errors.New("symbolic link leads outside the workspace")
 // hides the whole lower folder. Upper layers written with redirect_dir or
 // metacopy are never produced by this package's mounts.
 type mergedFS struct {
-	upper string
-	lower string
-	mount string // where the job saw the overlay, to resolve absolute symlinks
+	upper  string
+	lowers []string // top first: added layers, then the snapshot
+	mount  string   // where the job saw the overlay, to resolve absolute symlinks
 }
 
 // node is one resolved path: the upper and lower host paths that make it up
-// (either may be empty) and the Lstat of the topmost.
+// (upper may be empty, lowers top first) and the Lstat of the topmost.
 type node struct {
-	upper, lower string
-	info         fs.FileInfo
+	upper  string
+	lowers []string
+	info   fs.FileInfo
 }
 
 func (n node) top() string {
 	if n.upper != "" {
 		return n.upper
 	}
-	return n.lower
+	if len(n.lowers) > 0 {
+		return n.lowers[0]
+	}
+	return ""
 }
 
 // walk resolves name in the merged view, following symlinks in every
@@ -100,7 +104,7 @@ func (m *mergedFS) root() (node, error) {
 	}
 	n := node{upper: m.upper, info: info}
 	if !isOpaque(m.upper) {
-		n.lower = m.lower
+		n.lowers = m.lowers
 	}
 	return n, nil
 }
@@ -124,15 +128,24 @@ func (m *mergedFS) child(dir node, name string) (node, error) {
 			return node{}, err
 		}
 	}
-	if dir.lower != "" {
-		p := filepath.Join(dir.lower, name)
+	// Lower layers are plain trees (no whiteouts): a non-folder hides what
+	// lies beneath it, folders merge.
+	for _, lower := range dir.lowers {
+		p := filepath.Join(lower, name)
 		info, err := os.Lstat(p)
 		switch {
 		case err == nil:
-			if n.upper == "" {
-				n.lower, n.info = p, info
-			} else if info.IsDir() {
-				n.lower = p
+			if n.info == nil {
+				n.info = info
+			}
+			if !n.info.IsDir() {
+				if n.upper == "" && len(n.lowers) == 0 {
+					n.lowers = []string{p}
+				}
+				return n, nil
+			}
+			if info.IsDir() {
+				n.lowers = append(n.lowers, p)
 			}
 		case !isAbsent(err):
 			return node{}, err
@@ -251,13 +264,14 @@ func (m *mergedFS) readDir(n node) ([]fs.DirEntry, error) {
 			out = append(out, e)
 		}
 	}
-	if n.lower != "" {
-		ents, err := os.ReadDir(n.lower)
+	for _, lower := range n.lowers {
+		ents, err := os.ReadDir(lower)
 		if err != nil && !isAbsent(err) {
 			return nil, err
 		}
 		for _, e := range ents {
 			if !seen[e.Name()] {
+				seen[e.Name()] = true
 				out = append(out, e)
 			}
 		}

@@ -17,7 +17,7 @@ import (
 func layeredFixture(t testing.TB) *mergedFS {
 	t.Helper()
 	root := t.TempDir()
-	m := &mergedFS{upper: filepath.Join(root, "upper"), lower: filepath.Join(root, "lower"), mount: "/builds/p"}
+	m := &mergedFS{upper: filepath.Join(root, "upper"), lowers: []string{filepath.Join(root, "lower")}, mount: "/builds/p"}
 	for p, content := range map[string]string{
 		"lower/keep.txt":        "lower keep",
 		"lower/gone.txt":        "lower gone",
@@ -48,7 +48,7 @@ func layeredFixture(t testing.TB) *mergedFS {
 	}
 	if err := unix.Mknod(filepath.Join(m.upper, "gone.txt"), unix.S_IFCHR, 0); err != nil {
 		// Without CAP_MKNOD the deletion cannot be staged; drop the file instead.
-		if err := os.Remove(filepath.Join(m.lower, "gone.txt")); err != nil {
+		if err := os.Remove(filepath.Join(m.lowers[0], "gone.txt")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -125,7 +125,7 @@ func FuzzMergedFSName(f *testing.F) {
 		}
 		if err == nil {
 			top := n.top()
-			if !within(m.upper, top) && !within(m.lower, top) {
+			if !within(m.upper, top) && !within(m.lowers[0], top) {
 				t.Fatalf("%q resolved to %s, outside both layers", name, top)
 			}
 		}

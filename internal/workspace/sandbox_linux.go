@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -31,16 +32,17 @@ const (
 // sandboxSpec tells the re-executed binary what to mount before it becomes
 // the job.
 type sandboxSpec struct {
-	Probe    bool   `json:"probe,omitempty"`
-	UserNS   bool   `json:"userns,omitempty"`
-	Lower    string `json:"lower"`
-	Upper    string `json:"upper"`
-	Work     string `json:"work"`
-	Merged   string `json:"merged"`
-	JobDir   string `json:"job"`
-	Private  string `json:"private"`
-	ReadOnly string `json:"ro,omitempty"`
-	Path     string `json:"path,omitempty"`
+	Probe    bool     `json:"probe,omitempty"`
+	UserNS   bool     `json:"userns,omitempty"`
+	Lower    string   `json:"lower"`
+	Layers   []string `json:"layers,omitempty"` // over Lower, top first
+	Upper    string   `json:"upper"`
+	Work     string   `json:"work"`
+	Merged   string   `json:"merged"`
+	JobDir   string   `json:"job"`
+	Private  string   `json:"private"`
+	ReadOnly string   `json:"ro,omitempty"`
+	Path     string   `json:"path,omitempty"`
 }
 
 // sandboxCommand re-executes the running binary as a sandbox that mounts
@@ -195,16 +197,17 @@ func mountWorkspace(spec sandboxSpec) error {
 // mountOverlay passes the layers as /proc/self/fd paths so that folder names
 // containing commas or colons need no escaping in the mount options.
 func mountOverlay(spec sandboxSpec) error {
-	var fds [3]int
-	for i, dir := range []string{spec.Lower, spec.Upper, spec.Work} {
+	dirs := append(append([]string{spec.Upper, spec.Work}, spec.Layers...), spec.Lower)
+	fds := make([]string, len(dirs))
+	for i, dir := range dirs {
 		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("open overlay layer %s: %w", dir, err)
 		}
 		defer unix.Close(fd)
-		fds[i] = fd
+		fds[i] = fmt.Sprintf("/proc/self/fd/%d", fd)
 	}
-	opts := fmt.Sprintf("lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d", fds[0], fds[1], fds[2])
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(fds[2:], ":"), fds[0], fds[1])
 	if spec.UserNS {
 		// Unprivileged overlays keep their metadata in user.* xattrs and never
 		// create redirects or metacopy files.

@@ -18,6 +18,7 @@ func MaybeRunSandbox() {}
 type sandboxSpec struct {
 	UserNS, Probe                                               bool
 	Lower, Upper, Work, Merged, JobDir, Private, ReadOnly, Path string
+	Layers                                                      []string
 }
 
 func sandboxCommand(ctx context.Context, _ sandboxSpec, argv []string) *exec.Cmd {

@@ -20,6 +20,9 @@ type Workspace struct {
 	dir    string // what the job sees as CI_PROJECT_DIR
 	upper  string // overlay mode only
 	work   string // overlay mode only
+	// layers are read-only trees laid over the snapshot (top first), such
+	// as restored caches: they cost nothing to restore.
+	layers []string
 }
 
 // NewWorkspace prepares a workspace for one job in jobDir, which must be
@@ -116,7 +119,7 @@ func (w *Workspace) WriteDir() string {
 // inside the workspace (absolute ones naming Dir() included), in both modes.
 func (w *Workspace) FS() fs.FS {
 	if w.upper != "" {
-		return &mergedFS{upper: w.upper, lower: w.snap.dir, mount: w.dir}
+		return &mergedFS{upper: w.upper, lowers: append(w.layers[:len(w.layers):len(w.layers)], w.snap.dir), mount: w.dir}
 	}
 	return &mergedFS{upper: w.dir, mount: w.dir}
 }
@@ -143,6 +146,7 @@ func (w *Workspace) Command(ctx context.Context, name string, args ...string) *e
 	spec := sandboxSpec{
 		UserNS:   w.snap.userNS,
 		Lower:    w.snap.dir,
+		Layers:   w.layers,
 		Upper:    w.upper,
 		Work:     w.work,
 		Merged:   w.dir,
@@ -158,6 +162,25 @@ func (w *Workspace) Command(ctx context.Context, name string, args ...string) *e
 	}
 	return cmd
 }
+
+// AddLayer lays the read-only tree dir over the workspace, above the
+// snapshot and the layers added before it, so that the job sees its files
+// at once without any being copied: a restored cache costs nothing. The
+// job's writes still go to its own upper layer, so dir is never changed,
+// and it must not change while the job runs. Call it before the first
+// Command. It reports false in copy mode, where the caller must copy dir's
+// files into WriteDir() instead.
+func (w *Workspace) AddLayer(dir string) bool {
+	if w.upper == "" || len(w.layers) >= maxLayers {
+		return false
+	}
+	w.layers = append([]string{dir}, w.layers...)
+	return true
+}
+
+// maxLayers keeps the overlay's mount options well inside one page: each
+// layer costs a /proc/self/fd path there.
+const maxLayers = 64
 
 // Remove deletes the job folder with everything the job wrote.
 func (w *Workspace) Remove() error {
