@@ -130,10 +130,17 @@ func (s *Store) Save(ctx context.Context, key string, fsys fs.FS, files []string
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("save cache %q: %w", key, err)
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(keyDir, archiveName)); err != nil {
+	archive := filepath.Join(keyDir, archiveName)
+	if err := os.Rename(tmp.Name(), archive); err != nil {
 		return fmt.Errorf("save cache %q: %w", key, err)
 	}
 	syncDir(keyDir)
+	if f, err := os.Open(archive); err == nil {
+		if ident, err := archiveIdent(f); err == nil {
+			pruneLayers(keyDir, ident)
+		}
+		f.Close()
+	}
 	return nil
 }
 

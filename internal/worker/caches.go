@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
 
 	"github.com/gantry-ci/gantry/internal/cache"
 	"github.com/gantry-ci/gantry/internal/fileset"
@@ -19,6 +22,8 @@ type jobCache struct {
 	key       string
 	fallbacks []string
 	paths     []string
+	hit       string       // the key that was restored, "" on a miss
+	layer     *cache.Layer // set when the cache was laid over the workspace
 }
 
 // cacheKeys computes each cache's key before the job runs, as GitLab does:
@@ -50,30 +55,64 @@ func (w *Worker) cacheKeys(ctx context.Context, defs []pipeline.Cache, lookup fu
 	return out
 }
 
+// restoreCaches restores each cache before the job. With overlay
+// workspaces a cache is laid under the job's files as a read-only layer,
+// unpacked once per cache version, so restoring copies nothing; otherwise
+// its archive is extracted into the workspace.
 func (w *Worker) restoreCaches(ctx context.Context, caches []jobCache, ws *workspace.Workspace, log io.Writer) {
-	for _, c := range caches {
-		policy := c.def.Policy
-		if policy == "push" {
+	layered := w.Snapshot.Mode() == workspace.ModeOverlay
+	for i := range caches {
+		c := &caches[i]
+		if c.def.Policy == "push" {
 			continue
 		}
 		fmt.Fprintf(log, "Checking cache for %s...\n", c.key)
-		hit, err := w.Caches.Restore(ctx, append([]string{c.key}, c.fallbacks...), ws.WriteDir())
+		keys := append([]string{c.key}, c.fallbacks...)
+		var err error
+		if layered {
+			c.layer, err = w.Caches.OpenLayer(ctx, keys)
+			if c.layer != nil {
+				c.hit = c.layer.Key
+				if !ws.AddLayer(c.layer.Dir) {
+					// Too many layers: extract this one instead.
+					c.layer.Release()
+					c.layer = nil
+					c.hit, err = w.Caches.Restore(ctx, keys, ws.WriteDir())
+				}
+			}
+		} else {
+			c.hit, err = w.Caches.Restore(ctx, keys, ws.WriteDir())
+		}
 		switch {
 		case err != nil:
 			fmt.Fprintf(log, "WARNING: restoring cache %s: %v\n", c.key, err)
-		case hit == "":
+		case c.hit == "":
 			fmt.Fprintf(log, "No cache found for %s\n", c.key)
-		case hit != c.key:
-			fmt.Fprintf(log, "Successfully extracted cache from fallback key %s\n", hit)
+		case c.hit != c.key:
+			fmt.Fprintf(log, "Successfully extracted cache from fallback key %s\n", c.hit)
 		default:
 			fmt.Fprintf(log, "Successfully extracted cache\n")
 		}
 	}
 }
 
-func (w *Worker) saveCaches(ctx context.Context, caches []jobCache, fsys fs.FS, succeeded bool, log io.Writer) {
+// releaseCaches lets later saves prune the cache layers this job used.
+func releaseCaches(caches []jobCache) {
+	for _, c := range caches {
+		c.layer.Release()
+	}
+}
+
+func (w *Worker) saveCaches(ctx context.Context, caches []jobCache, ws *workspace.Workspace, succeeded bool, log io.Writer) {
+	fsys := ws.FS()
 	for _, c := range caches {
 		if c.def.Policy == "pull" || !whenApplies(c.def.When, succeeded) {
+			continue
+		}
+		if c.layer != nil && c.hit == c.key && !c.def.Untracked && !touched(ws.WriteDir(), c.paths) {
+			// Nothing under the cache's paths differs from the layer it was
+			// restored from: saving would write the same archive again.
+			fmt.Fprintf(log, "Cache %s unchanged, not saved again\n", c.key)
 			continue
 		}
 		files, err := fileset.Resolve(fsys, fileset.Spec{Paths: c.paths, Untracked: c.def.Untracked, Tracked: w.Snapshot.Tracked})
@@ -91,4 +130,31 @@ func (w *Worker) saveCaches(ctx context.Context, caches []jobCache, fsys fs.FS, 
 		}
 		fmt.Fprintf(log, "Created cache %s (%d files)\n", c.key, len(files))
 	}
+}
+
+// touched reports whether the job's upper layer holds anything (a new or
+// changed file, a deletion) under the fixed part of any of the patterns.
+// A pattern that starts with a wildcard counts as touched.
+func touched(upper string, patterns []string) bool {
+	for _, p := range patterns {
+		prefix := p
+		if i := strings.IndexAny(p, "*?[{"); i >= 0 {
+			prefix = p[:i]
+		}
+		prefix = strings.Trim(path.Clean("/"+prefix), "/")
+		if prefix == "" {
+			return true
+		}
+		if _, err := os.Lstat(filepath.Join(upper, filepath.FromSlash(prefix))); err == nil {
+			return true
+		}
+		// A folder above the prefix replaced or removed by the job hides
+		// the layer's files too.
+		for dir := path.Dir(prefix); dir != "."; dir = path.Dir(dir) {
+			if info, err := os.Lstat(filepath.Join(upper, filepath.FromSlash(dir))); err == nil && !info.IsDir() {
+				return true
+			}
+		}
+	}
+	return false
 }

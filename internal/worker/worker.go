@@ -71,6 +71,11 @@ func (w *Worker) RunJob(ctx context.Context, run *engine.JobRun, log io.Writer) 
 	env := w.environment(run, ws)
 	lookup := variables.Lookup(env)
 
+	// GitLab restores caches first; artifacts then win over cached files.
+	caches := w.cacheKeys(ctx, def.Cache, lookup, log)
+	w.restoreCaches(ctx, caches, ws, log)
+	defer releaseCaches(caches)
+
 	for _, dep := range run.Dependencies {
 		found, err := w.Artifacts.Restore(ctx, dep, ws.WriteDir())
 		if err != nil {
@@ -80,8 +85,6 @@ func (w *Worker) RunJob(ctx context.Context, run *engine.JobRun, log io.Writer) 
 			fmt.Fprintf(log, "Downloaded artifacts of %s\n", dep)
 		}
 	}
-	caches := w.cacheKeys(ctx, def.Cache, lookup, log)
-	w.restoreCaches(ctx, caches, ws, log)
 
 	files, err := writeFileVariables(filepath.Join(jobDir, "variables"), env)
 	if err != nil {
@@ -136,7 +139,7 @@ func (w *Worker) RunJob(ctx context.Context, run *engine.JobRun, log io.Writer) 
 			out.Dotenv = readDotenv(merged, projectPaths(a.Reports.Dotenv, lookup, nil), log)
 		}
 	}
-	w.saveCaches(after, caches, merged, succeeded, log)
+	w.saveCaches(after, caches, ws, succeeded, log)
 	return out, nil
 }
 

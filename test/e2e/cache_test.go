@@ -195,3 +195,42 @@ job:
 		t.Errorf("the cache saved by two runs at once cannot be read back:\n%s", third.stdout)
 	}
 }
+
+// TestUnchangedCacheIsNotSavedAgain checks the layered restore: a job that
+// leaves the cached paths alone does not re-save the cache, a job that
+// changes them does, and the next run sees the change (in both workspace
+// modes: copy mode extracts and always saves).
+func TestUnchangedCacheIsNotSavedAgain(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, map[string]string{
+		".gitlab-ci.yml": `
+job:
+  cache:
+    key: deps
+    paths: [vendor/]
+  script:
+    - mkdir -p vendor
+    - 'if [ -f vendor/count ]; then echo "count $(cat vendor/count)"; else echo 0 > vendor/count; echo "count new"; fi'
+    - 'if [ "$BUMP" = yes ]; then echo $(( $(cat vendor/count) + 1 )) > vendor/count; fi'
+`})
+	first := r.mustRun(0, "run")
+	if lines := linesOf(first.stdout, "job"); !hasLine(lines, "count new") || !hasLinePrefix(lines, "Created cache") {
+		t.Fatalf("first run creates the cache:\n%s", first.stdout)
+	}
+	second := r.mustRun(0, "run")
+	lines := linesOf(second.stdout, "job")
+	if !hasLine(lines, "count 0") {
+		t.Fatalf("second run sees the cache:\n%s", second.stdout)
+	}
+	if !hasLine(lines, "Cache deps unchanged, not saved again") || hasLinePrefix(lines, "Created cache") {
+		t.Errorf("an unchanged cache must not be saved again:\n%s", second.stdout)
+	}
+	third := r.mustRun(0, "run", "--var", "BUMP=yes")
+	if lines := linesOf(third.stdout, "job"); !hasLine(lines, "count 0") || !hasLinePrefix(lines, "Created cache") {
+		t.Errorf("a changed cache is saved:\n%s", third.stdout)
+	}
+	fourth := r.mustRun(0, "run")
+	if lines := linesOf(fourth.stdout, "job"); !hasLine(lines, "count 1") {
+		t.Errorf("the next run sees the change:\n%s", fourth.stdout)
+	}
+}
