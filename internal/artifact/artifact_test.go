@@ -3,6 +3,7 @@ package artifact_test
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/artifact"
@@ -346,5 +348,45 @@ func TestOpenStreamsLargeFile(t *testing.T) {
 	}
 	if _, err := artifact.Open(dir, "missing.txt"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Open of a missing file: %v, want ErrNotExist", err)
+	}
+}
+
+func TestUnpackOnce(t *testing.T) {
+	ctx := context.Background()
+	src := fstest.MapFS{"dist/app": {Data: []byte("binary"), Mode: 0o755}, "dist/notes.txt": {Data: []byte("n")}}
+	dir := artifact.DirFor(t.TempDir(), "1", "build")
+	if err := artifact.Collect(ctx, src, []string{"dist/app", "dist/notes.txt"}, dir, artifact.Meta{Job: "build"}); err != nil {
+		t.Fatal(err)
+	}
+	var trees []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			tree, err := artifact.Unpack(ctx, dir)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			trees = append(trees, tree)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, tree := range trees {
+		if tree != trees[0] {
+			t.Fatalf("concurrent unpacks gave different trees: %v", trees)
+		}
+	}
+	got, err := os.ReadFile(filepath.Join(trees[0], "dist", "app"))
+	if err != nil || string(got) != "binary" {
+		t.Fatalf("tree holds %q, %v", got, err)
+	}
+	ents, _ := os.ReadDir(string(dir))
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".tmp") {
+			t.Errorf("a losing unpack left %s behind", e.Name())
+		}
 	}
 }

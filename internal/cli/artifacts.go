@@ -40,6 +40,14 @@ func (a *runArtifacts) Save(ctx context.Context, job string, fsys fs.FS, files [
 	return artifact.Collect(ctx, fsys, files, artifact.DirFor(a.runsRoot, a.runID, job), meta)
 }
 
+func (a *runArtifacts) Tree(ctx context.Context, job string) (string, error) {
+	dir := artifact.DirFor(a.runsRoot, a.runID, job)
+	if _, err := os.Stat(string(dir)); errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	return artifact.Unpack(ctx, dir)
+}
+
 func (a *runArtifacts) Restore(ctx context.Context, job, destDir string) (bool, error) {
 	dir := artifact.DirFor(a.runsRoot, a.runID, job)
 	if _, err := os.Stat(string(dir)); errors.Is(err, os.ErrNotExist) {

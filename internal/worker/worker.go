@@ -35,6 +35,9 @@ type Artifacts interface {
 	// Restore writes job's artifacts under destDir and says whether it
 	// had any; a job without artifacts is not an error.
 	Restore(ctx context.Context, job, destDir string) (bool, error)
+	// Tree returns job's artifacts unpacked into a read-only tree (made
+	// once, shared by every job that receives them), or "" when it has none.
+	Tree(ctx context.Context, job string) (string, error)
 }
 
 // Worker runs jobs of one run. Its fields are set once and then only read,
@@ -76,14 +79,8 @@ func (w *Worker) RunJob(ctx context.Context, run *engine.JobRun, log io.Writer) 
 	w.restoreCaches(ctx, caches, ws, log)
 	defer releaseCaches(caches)
 
-	for _, dep := range run.Dependencies {
-		found, err := w.Artifacts.Restore(ctx, dep, ws.WriteDir())
-		if err != nil {
-			return out, fmt.Errorf("restore artifacts of %s: %w", dep, err)
-		}
-		if found {
-			fmt.Fprintf(log, "Downloaded artifacts of %s\n", dep)
-		}
+	if err := w.restoreArtifacts(ctx, run.Dependencies, ws, log); err != nil {
+		return out, err
 	}
 
 	files, err := writeFileVariables(filepath.Join(jobDir, "variables"), env)
@@ -141,6 +138,35 @@ func (w *Worker) RunJob(ctx context.Context, run *engine.JobRun, log io.Writer) 
 	}
 	w.saveCaches(after, caches, ws, succeeded, log)
 	return out, nil
+}
+
+// restoreArtifacts hands the dependencies' artifacts to the job, later ones
+// over earlier ones and all over the caches: with overlay workspaces each
+// set is laid under the job's files as a tree unpacked once for every job
+// that receives it; otherwise it is extracted into the workspace.
+func (w *Worker) restoreArtifacts(ctx context.Context, deps []string, ws *workspace.Workspace, log io.Writer) error {
+	layered := w.Snapshot.Mode() == workspace.ModeOverlay
+	for _, dep := range deps {
+		found := false
+		if layered {
+			tree, err := w.Artifacts.Tree(ctx, dep)
+			if err != nil {
+				return fmt.Errorf("restore artifacts of %s: %w", dep, err)
+			}
+			found = tree != "" && ws.AddLayer(tree)
+		}
+		if !found {
+			var err error
+			found, err = w.Artifacts.Restore(ctx, dep, ws.WriteDir())
+			if err != nil {
+				return fmt.Errorf("restore artifacts of %s: %w", dep, err)
+			}
+		}
+		if found {
+			fmt.Fprintf(log, "Downloaded artifacts of %s\n", dep)
+		}
+	}
+	return nil
 }
 
 // Wait returns once every job folder removed in the background is gone.
