@@ -31,6 +31,9 @@ func TestAddLayer(t *testing.T) {
 		if !okOlder || !okNewer {
 			t.Fatal("overlay mode refused a layer")
 		}
+		if out, err := runIn(t, w, "echo x >> "+filepath.Join(older, "target", "a.txt")); err == nil {
+			t.Errorf("a job wrote to a layer through its own path:\n%s", out)
+		}
 		out := mustRunIn(t, w, `cat target/a.txt target/b.txt README.md; echo changed >> target/a.txt; rm target/b.txt; cat src/main.go`)
 		if want := "older a\nnewer b\nfrom a layer\npackage main\n"; out != want {
 			t.Errorf("job saw:\n%q\nwant:\n%q", out, want)

@@ -191,6 +191,13 @@ func mountWorkspace(spec sandboxSpec) error {
 			return err
 		}
 	}
+	// Layers are shared with other jobs (a cache, a job's artifacts): a job
+	// may not change them through their own paths either.
+	for _, dir := range spec.Layers {
+		if err := bindReadOnly(dir); err != nil {
+			return err
+		}
+	}
 	return hideSiblings(spec)
 }
 
