@@ -46,6 +46,10 @@ type Job struct {
 	// Command builds a process that runs inside the job's workspace (its
 	// private mount namespace); nil means exec.CommandContext.
 	Command func(ctx context.Context, name string, args ...string) *exec.Cmd
+	// Start starts a process built by Command, once its stdio, environment
+	// and process group are set; nil means cmd.Start. A workspace may need
+	// to prepare the thread the process is started from.
+	Start func(cmd *exec.Cmd) error
 }
 
 // Result is how a job's script ended.

@@ -103,6 +103,7 @@ func (w *Worker) RunJob(ctx context.Context, run *engine.JobRun, log io.Writer) 
 		AfterScript:  def.AfterScript,
 		Timeout:      run.Timeout,
 		Command:      ws.Command,
+		Start:        ws.Start,
 	}
 	res, err := w.Executor.Run(ctx, job, jobLog)
 	if err != nil {

@@ -65,8 +65,8 @@ func BenchmarkSnapshotAndWorkspaces(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if out, err := w.Command(ctx, "test", "-f", "pkg199/file19999.dat").CombinedOutput(); err != nil {
-						b.Fatalf("job %d: %v %s", i, err, out)
+					if err := run(w, w.Command(ctx, "test", "-f", "pkg199/file19999.dat")); err != nil {
+						b.Fatalf("job %d: %v", i, err)
 					}
 					ws = append(ws, w)
 				}
@@ -136,7 +136,7 @@ func BenchmarkCommand(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				if err := w.Command(ctx, "true").Run(); err != nil {
+				if err := run(w, w.Command(ctx, "true")); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -62,3 +62,20 @@ func TestAddLayer(t *testing.T) {
 		}
 	})
 }
+
+// TestPlainStartRefused checks that a workspace command started without
+// Workspace.Start fails instead of running outside the workspace.
+func TestPlainStartRefused(t *testing.T) {
+	repo := newTestRepo(t)
+	forEachMode(t, func(t *testing.T, want Mode) {
+		s, runDir := snapshotFor(t, repo, false, want)
+		w := newWorkspace(t, s, filepath.Join(runDir, "jobs", "job1"))
+		err := w.Command(t.Context(), "true").Run()
+		if w.onThread() && err == nil {
+			t.Fatal("cmd.Run of a workspace command ran outside the workspace")
+		}
+		if !w.onThread() && err != nil {
+			t.Fatalf("cmd.Run where the sandbox mounts itself: %v", err)
+		}
+	})
+}

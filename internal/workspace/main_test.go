@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -124,8 +125,18 @@ func runIn(t *testing.T, w *Workspace, script string) (string, error) {
 	t.Helper()
 	cmd := w.Command(context.Background(), "sh", "-c", script)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := run(w, cmd)
+	return out.String(), err
+}
+
+// run is cmd.Run for a workspace command.
+func run(w *Workspace, cmd *exec.Cmd) error {
+	if err := w.Start(cmd); err != nil {
+		return err
+	}
+	return cmd.Wait()
 }
 
 func mustRunIn(t *testing.T, w *Workspace, script string) string {

@@ -108,6 +108,34 @@ func MaybeRunSandbox() {
 	os.Exit(code)
 }
 
+// onThread reports whether Start mounts the workspace on a thread of this
+// process: in overlay mode as root, where a mount namespace can be made for
+// one thread (a user namespace cannot, in a multithreaded process).
+func (w *Workspace) onThread() bool {
+	return w.upper != "" && !w.snap.userNS
+}
+
+// startOnThread makes a private mount namespace for a new OS thread, mounts
+// the workspace in it and starts cmd from that thread, which the child
+// inherits. The thread is never unlocked, so it ends, namespace and all,
+// when the goroutine returns.
+func startOnThread(spec sandboxSpec, cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("prepare job workspace: create mount namespace: %w", err)
+			return
+		}
+		if err := mountWorkspace(spec); err != nil {
+			errc <- fmt.Errorf("prepare job workspace: %w", err)
+			return
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
+}
+
 // runSandbox only returns when the job could not be started, or after a
 // probe.
 func runSandbox(rawSpec string, argv []string) (int, error) {

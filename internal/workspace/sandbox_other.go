@@ -32,3 +32,7 @@ func probeOverlay(context.Context, string, bool) error { return errNoOverlay }
 func isWhiteout(fs.FileInfo) bool { return false }
 
 func isOpaque(string) bool { return false }
+
+func (w *Workspace) onThread() bool { return false }
+
+func startOnThread(_ sandboxSpec, cmd *exec.Cmd) error { return cmd.Start() }

@@ -124,7 +124,7 @@ func (w *Workspace) FS() fs.FS {
 	return &mergedFS{upper: w.dir, mount: w.dir}
 }
 
-// Command returns a command that runs name with Dir() as its working
+// Command returns a command, to be started with Start, that runs name with Dir() as its working
 // directory and, in overlay mode, with the overlay mounted there inside a
 // mount namespace of its own where sibling jobs' folders are hidden. The
 // caller may set Env, Stdin, Stdout, Stderr, Cancel, WaitDelay and fields of
@@ -139,11 +139,33 @@ func (w *Workspace) Command(ctx context.Context, name string, args ...string) *e
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 		return cmd
 	}
+	if w.onThread() {
+		// Start mounts the workspace on the thread that starts the command;
+		// a plain cmd.Start would run it outside the workspace, so it fails.
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Dir = w.dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+		if cmd.Err == nil {
+			cmd.Err = errUseStart
+		}
+		return cmd
+	}
 	resolved, lookErr := name, error(nil)
 	if !strings.ContainsRune(name, '/') {
 		resolved, lookErr = exec.LookPath(name)
 	}
-	spec := sandboxSpec{
+	spec := w.spec()
+	spec.Path = resolved
+	cmd := sandboxCommand(ctx, spec, append([]string{name}, args...))
+	cmd.Dir = w.dir
+	if lookErr != nil && cmd.Err == nil {
+		cmd.Err = lookErr
+	}
+	return cmd
+}
+
+func (w *Workspace) spec() sandboxSpec {
+	return sandboxSpec{
 		UserNS:   w.snap.userNS,
 		Lower:    w.snap.dir,
 		Layers:   w.layers,
@@ -153,15 +175,26 @@ func (w *Workspace) Command(ctx context.Context, name string, args ...string) *e
 		JobDir:   w.jobDir,
 		Private:  filepath.Join(w.jobDir, overlayDirName),
 		ReadOnly: w.snap.dir,
-		Path:     resolved,
 	}
-	cmd := sandboxCommand(ctx, spec, append([]string{name}, args...))
-	cmd.Dir = w.dir
-	if lookErr != nil && cmd.Err == nil {
-		cmd.Err = lookErr
-	}
-	return cmd
 }
+
+// Start starts a command made by Command; use it instead of cmd.Start. As
+// root in overlay mode the workspace is mounted in a private mount namespace
+// of a thread of this process made for the purpose, and the command is
+// started from that thread, so it inherits the namespace: no re-executed
+// sandbox process, which saves a few milliseconds per job. Elsewhere it is
+// cmd.Start (the re-executed sandbox mounts the workspace itself).
+func (w *Workspace) Start(cmd *exec.Cmd) error {
+	if !w.onThread() {
+		return cmd.Start()
+	}
+	if cmd.Err == errUseStart {
+		cmd.Err = nil
+	}
+	return startOnThread(w.spec(), cmd)
+}
+
+var errUseStart = errors.New("start a workspace command with Workspace.Start")
 
 // AddLayer lays the read-only tree dir over the workspace, above the
 // snapshot and the layers added before it, so that the job sees its files

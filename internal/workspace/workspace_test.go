@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -280,10 +281,12 @@ func TestCommandLikeExecCommand(t *testing.T) {
 			cmd.Env = []string{"JOB_VAR=from caller", "PATH=" + os.Getenv("PATH")}
 			cmd.Stdin = strings.NewReader("from stdin\n")
 			cmd.SysProcAttr.Setpgid = true
-			out, err := cmd.Output()
-			if err != nil {
+			var stdout bytes.Buffer
+			cmd.Stdout = &stdout
+			if err := run(w, cmd); err != nil {
 				t.Fatalf("run: %v", err)
 			}
+			out := stdout.Bytes()
 			pid := strconv.Itoa(cmd.Process.Pid)
 			wantOut := strings.Join([]string{"from caller", "from stdin", pid, pid, strconv.Itoa(os.Getuid()), w.Dir()}, "\n") + "\n"
 			if string(out) != wantOut {
@@ -302,14 +305,14 @@ func TestCommandLikeExecCommand(t *testing.T) {
 			}
 		})
 		t.Run("exit status", func(t *testing.T) {
-			err := w.Command(context.Background(), "sh", "-c", "exit 3").Run()
+			err := run(w, w.Command(context.Background(), "sh", "-c", "exit 3"))
 			var exitErr *exec.ExitError
 			if !errors.As(err, &exitErr) || exitErr.ExitCode() != 3 {
 				t.Errorf("exit 3 gave %v", err)
 			}
 		})
 		t.Run("unknown command", func(t *testing.T) {
-			if err := w.Command(context.Background(), "no-such-command-gantry").Run(); !errors.Is(err, exec.ErrNotFound) {
+			if err := run(w, w.Command(context.Background(), "no-such-command-gantry")); !errors.Is(err, exec.ErrNotFound) {
 				t.Errorf("unknown command gave %v, want exec.ErrNotFound", err)
 			}
 		})
@@ -317,7 +320,7 @@ func TestCommandLikeExecCommand(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			err := w.Command(ctx, "sleep", "30").Run()
+			err := run(w, w.Command(ctx, "sleep", "30"))
 			if err == nil || time.Since(start) > 20*time.Second {
 				t.Errorf("cancelled job returned %v after %v", err, time.Since(start))
 			}

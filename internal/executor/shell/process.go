@@ -69,7 +69,11 @@ func (e *Executor) runStage(ctx context.Context, job *executor.Job, env []string
 	if !cmd.SysProcAttr.Setsid { // a session leader already leads its own group
 		cmd.SysProcAttr.Setpgid, cmd.SysProcAttr.Pgid = true, 0
 	}
-	err = cmd.Start()
+	if job.Start != nil {
+		err = job.Start(cmd)
+	} else {
+		err = cmd.Start()
+	}
 	w.Close() // from here on only the job holds the write end
 	if err != nil {
 		return oc, fmt.Errorf("start bash for %s: %w", st.name, err)
