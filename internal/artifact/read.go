@@ -115,27 +115,20 @@ const treeDir = "tree"
 // Unpack unpacks the artifacts in from once into a read-only tree beside
 // the archive and returns its path, so that jobs on overlay workspaces can
 // lay it under their files instead of each extracting it. Later calls
-// return the same tree. Concurrent callers may each unpack; one rename
-// wins and the others' copies are removed. The tree goes with the
-// artifacts when they expire.
+// return the same tree; concurrent first calls may each unpack, and one
+// tree wins. The tree goes with the artifacts when they expire.
 func Unpack(ctx context.Context, from ArtifactDir) (string, error) {
 	tree := filepath.Join(string(from), treeDir)
 	if info, err := os.Stat(tree); err == nil && info.IsDir() {
 		return tree, nil
 	}
-	tmp, err := os.MkdirTemp(string(from), ".tmp-tree-")
+	f, err := os.Open(filepath.Join(string(from), archiveFile))
 	if err != nil {
 		return "", fmt.Errorf("unpack artifacts: %w", err)
 	}
-	if err := Extract(ctx, from, tmp); err != nil {
-		os.RemoveAll(tmp)
-		return "", err
-	}
-	if err := os.Rename(tmp, tree); err != nil {
-		os.RemoveAll(tmp)
-		if info, statErr := os.Stat(tree); statErr != nil || !info.IsDir() {
-			return "", fmt.Errorf("unpack artifacts: %w", err)
-		}
+	defer f.Close()
+	if err := tarzst.Unpack(ctx, f, tree); err != nil {
+		return "", fmt.Errorf("unpack artifacts of %s: %w", from, err)
 	}
 	return tree, nil
 }

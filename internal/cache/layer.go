@@ -82,23 +82,9 @@ func (s *Store) openLayer(ctx context.Context, key string, f *os.File) (*Layer, 
 	if info, err := os.Stat(tree); err == nil && info.IsDir() {
 		return &Layer{Key: key, Dir: tree, lock: lock}, nil
 	}
-	tmp, err := os.MkdirTemp(dir, ".tmp-"+ident+"-")
-	if err != nil {
+	if err := tarzst.Unpack(ctx, f, tree); err != nil {
 		lock.Close()
 		return nil, err
-	}
-	if err := tarzst.Extract(ctx, f, tmp); err != nil {
-		os.RemoveAll(tmp)
-		lock.Close()
-		return nil, err
-	}
-	if err := os.Rename(tmp, tree); err != nil {
-		// Another job unpacked the same version first; use theirs.
-		os.RemoveAll(tmp)
-		if info, statErr := os.Stat(tree); statErr != nil || !info.IsDir() {
-			lock.Close()
-			return nil, err
-		}
 	}
 	return &Layer{Key: key, Dir: tree, lock: lock}, nil
 }
