@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/gantry-ci/gantry/internal/fileset/filesettest"
 	"io"
 	"io/fs"
 	"os"
@@ -50,7 +51,7 @@ func collect(t *testing.T, runs string) (artifact.ArtifactDir, string) {
 
 func selected(t *testing.T, project string) map[string]string {
 	t.Helper()
-	all := snapshot(t, project)
+	all := filesettest.Describe(t, project)
 	for k := range all {
 		if strings.HasPrefix(k, "src") {
 			delete(all, k)
@@ -168,7 +169,7 @@ func TestExtractIntoLaterJob(t *testing.T) {
 	if b, _ := os.ReadFile(outside); string(b) != "untouched" {
 		t.Fatalf("extract wrote through a symlink: %q", b)
 	}
-	got := snapshot(t, dest)
+	got := filesettest.Describe(t, dest)
 	if got["keep.me"] == "" {
 		t.Error("extract removed a file it had no business with")
 	}
@@ -197,7 +198,7 @@ func TestConcurrentConsumers(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if d := diff(want, snapshot(t, dest)); d != "" {
+			if d := diff(want, filesettest.Describe(t, dest)); d != "" {
 				t.Errorf("consumer got a different tree:\n%s", d)
 			}
 		})

@@ -1,8 +1,6 @@
 package artifact_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -46,45 +44,6 @@ func makeTree(t testing.TB, root string, tree map[string]string) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// snapshot describes every entry under root: type, mode, content digest or
-// link target, and file mtime.
-func snapshot(t testing.TB, root string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return nil
-		}
-		info, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		switch {
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			out[filepath.ToSlash(rel)] = "link " + target
-		case info.IsDir():
-			out[filepath.ToSlash(rel)] = "dir"
-		default:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			out[filepath.ToSlash(rel)] = fmt.Sprintf("file %v %s %d", info.Mode().Perm(), hex.EncodeToString(sum[:6]), info.ModTime().Unix())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func diff(want, got map[string]string) string {

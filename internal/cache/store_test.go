@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"github.com/gantry-ci/gantry/internal/fileset/filesettest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,7 +65,7 @@ func TestSaveRestoreRoundTrip(t *testing.T) {
 	if hit != "deps" {
 		t.Fatalf("hit key = %q, want deps", hit)
 	}
-	if d := diffSnapshots(snapshot(t, src), snapshot(t, dest)); d != "" {
+	if d := diffSnapshots(filesettest.Describe(t, src), filesettest.Describe(t, dest)); d != "" {
 		t.Errorf("restored tree differs from saved one:\n%s", d)
 	}
 }
@@ -98,7 +99,7 @@ func TestRestoreReplacesExistingFilesWithoutFollowingLinks(t *testing.T) {
 	if b, _ := os.ReadFile(outside); string(b) != "untouched" {
 		t.Fatalf("restore wrote through a symlink to %s: %q", outside, b)
 	}
-	got := snapshot(t, dest)
+	got := filesettest.Describe(t, dest)
 	for name, want := range map[string]string{"config": "file", "dir/file": "file", "was-a-file": "link -> dir/file", "keep.txt": "file"} {
 		if !strings.HasPrefix(got[name], want) {
 			t.Errorf("%s = %q, want %s", name, got[name], want)
