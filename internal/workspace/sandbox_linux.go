@@ -123,6 +123,14 @@ func startOnThread(spec sandboxSpec, cmd *exec.Cmd) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread cannot be ended, so it would keep the job's
+			// namespace (and be what /proc/self shows). Hold it, so that
+			// the retry runs on another thread, and give it back after.
+			defer runtime.UnlockOSThread()
+			errc <- startOnThread(spec, cmd)
+			return
+		}
 		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 			errc <- fmt.Errorf("prepare job workspace: create mount namespace: %w", err)
 			return
