@@ -68,6 +68,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newLintCmd(), newPlanCmd(), newRunCmd())
+	root.AddCommand(newLintCmd(), newPlanCmd(), newRunCmd(),
+		newServerCmd(), newRunnerCmd(), newProjectCmd(), newPipelineCmd(), newJobCmd(), newTokenCmd())
 	return root
 }

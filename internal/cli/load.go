@@ -5,16 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/spf13/cobra"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/gantry-ci/gantry/internal/gitrepo"
 	"github.com/gantry-ci/gantry/internal/pipeline"
 	"github.com/gantry-ci/gantry/internal/pipeline/gitlab"
+	"github.com/gantry-ci/gantry/internal/pipeline/remote"
 	"github.com/gantry-ci/gantry/internal/plan"
 	"github.com/gantry-ci/gantry/internal/variables"
 )
@@ -67,7 +65,7 @@ func loadPipeline(ctx context.Context, file string, in *plan.Input, o loadOption
 		return nil, fmt.Errorf("read pipeline file: %w", err)
 	}
 	root := repoRoot(ctx, file)
-	opts := gitlab.Options{FS: os.DirFS(root), Fetch: fetchRemote, Inputs: inputs}
+	opts := gitlab.Options{FS: os.DirFS(root), Fetch: remote.Fetch, Inputs: inputs}
 	if o.offline {
 		opts.Fetch = nil
 	}
@@ -75,41 +73,6 @@ func loadPipeline(ctx context.Context, file string, in *plan.Input, o loadOption
 		opts.Variables = variables.Lookup(plan.Predefined(*in))
 	}
 	return gitlab.Load(ctx, file, data, opts)
-}
-
-// Remote includes are fetched with these limits; GitLab allows 30 s.
-const (
-	remoteTimeout  = 30 * time.Second
-	remoteMaxBytes = 4 << 20
-)
-
-// fetchRemote reads an include:remote file over HTTP(S).
-func fetchRemote(ctx context.Context, url string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, remoteTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-		return nil, fmt.Errorf("only http and https URLs can be included, not %q", req.URL.Scheme)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %s", resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, remoteMaxBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > remoteMaxBytes {
-		return nil, fmt.Errorf("larger than %d bytes", remoteMaxBytes)
-	}
-	return data, nil
 }
 
 // parseInputs reads --input NAME=VALUE flags. A value that reads as JSON

@@ -68,6 +68,7 @@ func (w *Worker) restoreCaches(ctx context.Context, caches []jobCache, ws *works
 		}
 		fmt.Fprintf(log, "Checking cache for %s...\n", c.key)
 		keys := append([]string{c.key}, c.fallbacks...)
+		w.fetchCaches(ctx, keys, log)
 		var err error
 		if layered {
 			c.layer, err = w.Caches.OpenLayer(ctx, keys)
@@ -129,6 +130,28 @@ func (w *Worker) saveCaches(ctx context.Context, caches []jobCache, ws *workspac
 			continue
 		}
 		fmt.Fprintf(log, "Created cache %s (%d files)\n", c.key, len(files))
+		if w.CacheSync != nil {
+			if err := w.CacheSync.Push(ctx, c.key); err != nil {
+				fmt.Fprintf(log, "WARNING: uploading cache %s: %v\n", c.key, err)
+			}
+		}
+	}
+}
+
+// fetchCaches asks CacheSync for keys in restore order, stopping at the
+// first the local store then holds: the restore that follows uses that one
+// and never looks at the later keys.
+func (w *Worker) fetchCaches(ctx context.Context, keys []string, log io.Writer) {
+	if w.CacheSync == nil {
+		return
+	}
+	for _, key := range keys {
+		if err := w.CacheSync.Fetch(ctx, key); err != nil {
+			fmt.Fprintf(log, "WARNING: downloading cache %s: %v\n", key, err)
+		}
+		if _, err := os.Stat(w.Caches.Path(key)); err == nil {
+			return
+		}
 	}
 }
 

@@ -40,6 +40,18 @@ type Artifacts interface {
 	Tree(ctx context.Context, job string) (string, error)
 }
 
+// CacheSync copies cache archives between Caches and a store shared by
+// several machines. Errors are warnings in the job log: a job runs without
+// a cache rather than fail for it, as in GitLab.
+type CacheSync interface {
+	// Fetch brings the shared archive of key into the local store when the
+	// local one is missing or older; a key the shared store lacks is not an
+	// error. It is called before key is restored.
+	Fetch(ctx context.Context, key string) error
+	// Push uploads the local archive of key, just saved, to the shared store.
+	Push(ctx context.Context, key string) error
+}
+
 // Worker runs jobs of one run. Its fields are set once and then only read,
 // so RunJob may be called concurrently.
 type Worker struct {
@@ -50,6 +62,10 @@ type Worker struct {
 	Artifacts Artifacts
 	// KeepWorkspaces leaves job folders in place for inspection.
 	KeepWorkspaces bool
+	// CacheSync, when set, shares Caches with other machines (a remote
+	// runner's server): it runs around the local store rather than in
+	// place of it, so layers and unchanged-cache detection stay local.
+	CacheSync CacheSync
 
 	// removals tracks job folders being deleted in the background: a job's
 	// result does not wait for its 20,000 files to go, the end of the run
