@@ -57,6 +57,9 @@ func (m *Mirror) Commit(ctx context.Context, sha string) (CommitInfo, error) {
 	if !isHexSHA(sha) {
 		return CommitInfo{}, fmt.Errorf("read commit %q: not a commit SHA", sha)
 	}
+	if info, ok := m.commits.get(sha); ok {
+		return info, nil
+	}
 	out, err := m.run(ctx, false, "log", "-1", "--no-show-signature", commitFormat, sha+"^{commit}", "--")
 	if err != nil {
 		if ctx.Err() == nil && !m.hasCommit(ctx, sha) {
@@ -68,6 +71,7 @@ func (m *Mirror) Commit(ctx context.Context, sha string) (CommitInfo, error) {
 	if err != nil {
 		return CommitInfo{}, fmt.Errorf("read commit %s: %w", sha, err)
 	}
+	m.commits.put(info.SHA, info)
 	return info, nil
 }
 

@@ -43,6 +43,9 @@ func (m *Mirror) FetchSHA(ctx context.Context, sha string) error {
 	if !isHexSHA(sha) {
 		return fmt.Errorf("fetch commit %q: not a commit SHA", sha)
 	}
+	if _, ok := m.commits.get(sha); ok {
+		return nil
+	}
 	if m.hasCommit(ctx, sha) {
 		return nil
 	}

@@ -45,7 +45,9 @@ type Mirror struct {
 	fetchMu sync.Mutex
 	pending map[string]RefChange // refs moved by FetchSHA, owed to Fetch
 
-	blobs *catFilePool
+	blobs   *catFilePool
+	commits *memo[CommitInfo]
+	trees   *memo[map[string]*node] // parsed ls-tree by commit SHA; read-only once built
 }
 
 // Open opens the mirror in dir, creating a bare repository there if dir
@@ -63,6 +65,8 @@ func Open(ctx context.Context, dir, remote string) (*Mirror, error) {
 	}
 	m := &Mirror{dir: dir, remote: remote, redact: red}
 	m.blobs = newCatFilePool(dir)
+	m.commits = newMemo[CommitInfo](256)
+	m.trees = newMemo[map[string]*node](32)
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		if err := m.create(ctx); err != nil {
 			return nil, fmt.Errorf("create mirror of %s in %s: %w", RedactURL(remote), dir, err)

@@ -28,6 +28,9 @@ func (m *Mirror) FS(ctx context.Context, sha string) (fs.FS, error) {
 	if !isHexSHA(sha) {
 		return nil, fmt.Errorf("read tree of %q: not a commit SHA", sha)
 	}
+	if index, ok := m.trees.get(sha); ok {
+		return &treeFS{ctx: ctx, index: index, blobs: m.blobs, limit: m.maxFileSize()}, nil
+	}
 	out, err := m.run(ctx, false, "ls-tree", "-r", "-t", "-z", "--long", sha+"^{commit}")
 	if err != nil {
 		if ctx.Err() == nil && !m.hasCommit(ctx, sha) {
@@ -35,7 +38,11 @@ func (m *Mirror) FS(ctx context.Context, sha string) (fs.FS, error) {
 		}
 		return nil, fmt.Errorf("read tree of %s: %w", sha, err)
 	}
-	return &treeFS{ctx: ctx, index: parseLsTree(out), blobs: m.blobs, limit: m.maxFileSize()}, nil
+	index := parseLsTree(out)
+	if len(sha) == 40 || len(sha) == 64 {
+		m.trees.put(sha, index)
+	}
+	return &treeFS{ctx: ctx, index: index, blobs: m.blobs, limit: m.maxFileSize()}, nil
 }
 
 // treeFS is an immutable index of one tree plus a way to read blobs.

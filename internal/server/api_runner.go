@@ -82,7 +82,7 @@ func (s *Server) requestJob(w http.ResponseWriter, r *http.Request, p *principal
 			return
 		}
 		if j != nil {
-			spec, err := s.startJob(ctx, j, &rn)
+			spec, err := s.startJob(ctx, j)
 			if err != nil {
 				s.failJob(context.WithoutCancel(ctx), j, "runner_system_failure", err.Error())
 				continue
@@ -115,19 +115,22 @@ func unionTags(a, b []string) []string {
 }
 
 // startJob records that a runner took j and answers its spec.
-func (s *Server) startJob(ctx context.Context, j *store.Job, rn *store.Runner) (*runnerapi.JobSpec, error) {
+func (s *Server) startJob(ctx context.Context, j *store.Job) (*runnerapi.JobSpec, error) {
 	spec, err := s.openPayload(j)
 	if err != nil {
 		return nil, err
 	}
 	s.met.jobStarted(j)
-	s.jobChanged(ctx, j)
-	if pipe, err := s.store.Pipeline(ctx, j.PipelineID); err == nil && pipe.Status == store.StatusPending {
-		pipe.Status = store.StatusRunning
-		proj, _ := s.store.ProjectByID(ctx, pipe.ProjectID)
-		s.savePipeline(ctx, proj, pipe)
-	}
-	s.appendLog(ctx, j, fmt.Sprintf("Running on runner %q (#%d)\n", rn.Name, rn.ID))
+	// The runner need not wait for the live views to hear of it.
+	go func() {
+		ctx := context.WithoutCancel(ctx)
+		s.jobChanged(ctx, j)
+		if pipe, err := s.store.Pipeline(ctx, j.PipelineID); err == nil && pipe.Status == store.StatusPending {
+			pipe.Status = store.StatusRunning
+			proj, _ := s.store.ProjectByID(ctx, pipe.ProjectID)
+			s.savePipeline(ctx, proj, pipe)
+		}
+	}()
 	return spec, nil
 }
 

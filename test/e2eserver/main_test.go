@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gantry-ci/gantry/internal/store/pgtest"
 )
 
 // gantryBin is the binary built once by TestMain.
@@ -39,6 +41,7 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2eserver: build gantry: %v\n%s", err, out)
 		return 1
 	}
+	defer pgtest.Stop()
 	return m.Run()
 }
 

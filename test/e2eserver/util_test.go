@@ -2,6 +2,8 @@ package e2eserver
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,4 +26,10 @@ func grepData(t *testing.T, dir, needle string) bool {
 		return nil
 	})
 	return found
+}
+
+func readAll(resp *http.Response) string {
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return string(data)
 }

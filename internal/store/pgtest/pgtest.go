@@ -83,6 +83,10 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
+// Stop stops the server Start started, if any; for a TestMain that has
+// its own cleanup to do after m.Run and cannot use Main.
+func Stop() { stop() }
+
 // setup finds or starts the server, once per test binary.
 func setup() {
 	if dsn := os.Getenv(EnvDSN); dsn != "" {

@@ -1,0 +1,99 @@
+package e2eserver
+
+import (
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// SIGTERM cancels what the built-in runner is running, cleanly: the job
+// runs its after_script, and job and pipeline are recorded canceled.
+func TestGracefulShutdownRecordsRunningJobsCanceled(t *testing.T) {
+	s := startServer(t, "--runners", "1")
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+long:
+  script:
+    - echo begin
+    - sleep 120
+  after_script:
+    - echo "after_script saw $CI_JOB_STATUS"
+`})
+	s.addProject("app", r.dir)
+	var created pipelineJSON
+	s.api("POST", "/api/v1/projects/app/pipelines", map[string]any{"ref": "main"}, &created)
+	s.waitFor(created.ID, 60*time.Second, "long running", func(p *pipelineJSON) bool {
+		j := p.job("long")
+		return j != nil && j.Status == "running" && strings.Contains(s.log(j.ID), "begin")
+	})
+	start := time.Now()
+	s.stop(syscall.SIGTERM)
+	t.Logf("the server stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	s.start()
+	p := s.pipeline(created.ID)
+	if p.Status != "canceled" || p.job("long").Status != "canceled" {
+		t.Fatalf("after a graceful shutdown: %s %+v", p.Status, p.Jobs)
+	}
+	if log := s.log(p.job("long").ID); !strings.Contains(log, "after_script saw canceled") {
+		t.Errorf("log of the canceled job:\n%s", log)
+	}
+}
+
+// A job calls the API with its CI_JOB_TOKEN; once the job has ended the
+// token is refused.
+func TestJobTokenReachesItsProjectWhileTheJobRuns(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	s := startServer(t, "--runners", "1")
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+call:
+  script:
+    - |
+      curl -sf -H "JOB-TOKEN: $CI_JOB_TOKEN" "$CI_API_V1_URL/projects/$CI_PROJECT_NAME" > project.json
+      grep -o '"name":"app"' project.json
+      curl -s -o /dev/null -w "other project: %{http_code}\n" -H "JOB-TOKEN: $CI_JOB_TOKEN" "$CI_API_V1_URL/projects/other"
+      echo "$CI_JOB_TOKEN" > token.txt
+      echo "server $CI_SERVER_URL job $CI_JOB_URL"
+  artifacts:
+    paths: [token.txt]
+`})
+	s.addProject("app", r.dir)
+	other := newRepo(t, map[string]string{".gitlab-ci.yml": twoStages})
+	s.addProject("other", other.dir)
+	var created pipelineJSON
+	s.api("POST", "/api/v1/projects/app/pipelines", map[string]any{"ref": "main"}, &created)
+	p := s.waitPipeline(created.ID, 60*time.Second, "success", "failed")
+	j := p.job("call")
+	if j == nil {
+		t.Fatalf("pipeline %s: %s", p.Status, p.Error)
+	}
+	log := s.log(j.ID)
+	if p.Status != "success" || !strings.Contains(log, `"name":"app"`) || !strings.Contains(log, "other project: 404") {
+		t.Fatalf("pipeline %s, log:\n%s", p.Status, log)
+	}
+	if strings.Contains(log, "gty_job_") {
+		t.Errorf("the job token appears in the log:\n%s", log)
+	}
+	if want := fmt.Sprintf("job %s/app/-/jobs/%d", s.url, j.ID); !strings.Contains(log, want) {
+		t.Errorf("log lacks %q:\n%s", want, log)
+	}
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/jobs/%d/artifacts?file=token.txt", s.url, j.ID), nil)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok strings.Builder
+	_, _ = fmt.Fprint(&tok, readAll(resp))
+	token := strings.TrimSpace(tok.String())
+	if !strings.HasPrefix(token, "gty_job_") {
+		t.Fatalf("artifact token.txt holds %q", token)
+	}
+	if code := s.apiAs(token, "GET", "/api/v1/projects/app", nil, nil); code != http.StatusUnauthorized {
+		t.Errorf("the job token of an ended job answered %d, want 401", code)
+	}
+}
