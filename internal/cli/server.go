@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,6 +53,7 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to listen on ($GANTRY_LISTEN)")
 	f.StringVar(&cfg.ExternalURL, "external-url", cfg.ExternalURL, "URL forges, runners and jobs reach the server at ($GANTRY_EXTERNAL_URL)")
 	f.StringVar(&cfg.DB, "db", cfg.DB, "postgres://… for PostgreSQL; default SQLite in the data folder ($GANTRY_DB)")
+	f.DurationVar(&cfg.GCInterval, "gc-interval", 10*time.Minute, "how often expired artifacts are deleted")
 	f.IntVar(&cfg.Runners, "runners", cfg.Runners, "jobs the built-in shell runner runs at once; 0 = cores, -1 = no built-in runner ($GANTRY_RUNNERS)")
 	return cmd
 }

@@ -165,7 +165,7 @@ func BenchmarkQueueLatency(b *testing.B) {
 			}()
 			b.ResetTimer()
 			for range b.N {
-				<-idle                            // the runner is waiting
+				<-idle                           // the runner is waiting
 				time.Sleep(2 * time.Millisecond) // and its request reached the server
 				if _, err := s.createPipeline(ctx, proj, trigger{Source: "api", Ref: "main", By: "bench"}); err != nil {
 					b.Fatal(err)

@@ -43,7 +43,9 @@ type Config struct {
 	// Runners is how many jobs the built-in shell runner runs at once; 0
 	// means the number of cores, negative none.
 	Runners int
-	Logger  *slog.Logger
+	// GCInterval is how often expired artifacts are deleted; default 10m.
+	GCInterval time.Duration
+	Logger     *slog.Logger
 	// AdminTokenOut receives the admin token the first start creates.
 	AdminTokenOut func(token string)
 }
@@ -84,6 +86,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.GCInterval <= 0 {
+		cfg.GCInterval = 10 * time.Minute
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/gantry-ci/gantry/internal/blob"
 	"github.com/gantry-ci/gantry/internal/pipeline"
 	"github.com/gantry-ci/gantry/internal/plan"
 	"github.com/gantry-ci/gantry/internal/runnerapi"
@@ -27,6 +29,7 @@ func (s *Server) triggers(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	lastPoll := map[int64]time.Time{}
+	var lastGC time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -35,6 +38,36 @@ func (s *Server) triggers(ctx context.Context) {
 		}
 		s.runDueSchedules(ctx)
 		s.poll(ctx, lastPoll)
+		if time.Since(lastGC) >= s.cfg.GCInterval {
+			lastGC = time.Now()
+			s.expireArtifacts(ctx)
+		}
+	}
+}
+
+// expireArtifacts deletes the artifacts of jobs whose expire_in has
+// passed, as GitLab does; the job keeps its log and its record.
+func (s *Server) expireArtifacts(ctx context.Context) {
+	expired := map[int64]bool{}
+	now := time.Now()
+	n, err := blob.GC(ctx, s.blobs, "artifacts/", func(info blob.Info) bool {
+		idText, _, _ := strings.Cut(strings.TrimPrefix(info.Key, "artifacts/"), "/")
+		id, err := strconv.ParseInt(idText, 10, 64)
+		if err != nil {
+			return false
+		}
+		if done, ok := expired[id]; ok {
+			return done
+		}
+		j, err := s.store.Job(ctx, id)
+		expired[id] = err == nil && !j.ArtifactsExpireAt.IsZero() && now.After(j.ArtifactsExpireAt)
+		return expired[id]
+	})
+	if err != nil {
+		s.log.Warn("expire artifacts", "err", err)
+	}
+	if n > 0 {
+		s.log.Info("expired artifacts", "files", n)
 	}
 }
 

@@ -97,3 +97,40 @@ call:
 		t.Errorf("the job token of an ended job answered %d, want 401", code)
 	}
 }
+
+// Artifacts with expire_in are deleted once it has passed; the job and
+// its log stay.
+func TestExpiredArtifactsAreDeleted(t *testing.T) {
+	s := startServer(t, "--runners", "1", "--gc-interval", "1s")
+	r := newRepo(t, map[string]string{".gitlab-ci.yml": `
+short:
+  script: echo short > short.txt
+  artifacts:
+    paths: [short.txt]
+    expire_in: 2 seconds
+kept:
+  script: echo kept > kept.txt
+  artifacts:
+    paths: [kept.txt]
+`})
+	s.addProject("app", r.dir)
+	var created pipelineJSON
+	s.api("POST", "/api/v1/projects/app/pipelines", map[string]any{"ref": "main"}, &created)
+	p := s.waitPipeline(created.ID, 60*time.Second, "success", "failed")
+	artifact := func(job string) int {
+		return s.api("GET", fmt.Sprintf("/api/v1/jobs/%d/artifacts?file=%s.txt", p.job(job).ID, job), nil, nil)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for artifact("short") != http.StatusNotFound && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code := artifact("short"); code != http.StatusNotFound {
+		t.Fatalf("expired artifacts still answer %d", code)
+	}
+	if code := artifact("kept"); code != http.StatusOK {
+		t.Errorf("artifacts without expire_in answer %d", code)
+	}
+	if log := s.log(p.job("short").ID); !strings.Contains(log, "short") {
+		t.Errorf("the job's log went with its artifacts:\n%s", log)
+	}
+}

@@ -54,6 +54,8 @@ func (h *Handler) loadTemplates() error {
 		"size":      sizeText,
 		"pct":       percent,
 		"add":       func(a, b int) int { return a + b },
+		"sub":       func(a, b int) int { return a - b },
+		"args":      args,
 		"finished":  store.Finished,
 	}
 	layout, err := template.New("layout").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials.html")
@@ -200,6 +202,8 @@ func ago(t time.Time) template.HTML {
 	d := time.Since(t)
 	var txt string
 	switch {
+	case d < -time.Minute:
+		txt = "in " + secondsText(-d.Seconds())
 	case d < 0:
 		txt = "just now"
 	case d < time.Minute:
@@ -261,3 +265,19 @@ func percent(p *float64) string {
 }
 
 var errNotAdmin = &StatusError{Status: http.StatusForbidden, Err: errors.New("only an admin may see this page")}
+
+// args passes several values to a template: (args "Card" . "CSRF" $.CSRF).
+func args(kv ...any) (map[string]any, error) {
+	if len(kv)%2 != 0 {
+		return nil, errors.New("args: want key value pairs")
+	}
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("args: key %v is not a string", kv[i])
+		}
+		m[k] = kv[i+1]
+	}
+	return m, nil
+}
