@@ -180,6 +180,7 @@ func (s *Server) runPipeline(r *pipelineRun) (again bool) {
 		s.log.Error("plan pipeline", "pipeline", p.ID, "err", err)
 		p.Status, p.Error, p.FinishedAt = store.StatusFailed, err.Error(), time.Now().UTC()
 		s.savePipeline(bg, proj, p)
+		s.notifyPipeline(bg, proj, p)
 		_ = s.store.ReleasePipeline(bg, s.owner, p.ID)
 		return false
 	}
@@ -247,6 +248,9 @@ func (s *Server) runPipeline(r *pipelineRun) (again bool) {
 	}
 	s.savePipeline(bg, proj, p)
 	s.met.pipelineFinished(p)
+	if store.Finished(p.Status) {
+		s.notifyPipeline(bg, proj, p)
+	}
 	_ = s.store.ReleasePipeline(bg, s.owner, p.ID)
 	return false
 }

@@ -113,6 +113,9 @@ func (s *Server) createPipeline(ctx context.Context, proj *store.Project, t trig
 		return nil, fmt.Errorf("store pipeline: %w", err)
 	}
 	s.met.pipelineCreated(p.Source)
+	if p.Status == store.StatusFailed {
+		s.notifyPipeline(ctx, proj, p)
+	}
 	s.event(ctx, p.ProjectID, p.ID, 0, "pipeline", pipelineView(proj, p))
 	s.wake.notify(topicCoord)
 	return p, nil

@@ -28,6 +28,7 @@ import (
 
 	"github.com/gantry-ci/gantry/internal/blob"
 	"github.com/gantry-ci/gantry/internal/engine"
+	"github.com/gantry-ci/gantry/internal/notify"
 	"github.com/gantry-ci/gantry/internal/secret"
 	"github.com/gantry-ci/gantry/internal/store"
 	"github.com/gantry-ci/gantry/internal/store/postgres"
@@ -52,19 +53,20 @@ type Config struct {
 
 // Server is a running gantry server.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	store  store.Store
-	blobs  blob.Store
-	box    *secret.Box
-	owner  string // this process, for pipeline coordination leases
-	wake   *hub
-	mirror *mirrors
-	coord  *coordinator
-	met    *metrics
-	http   *http.Server
-	ln     net.Listener
-	url    string
+	cfg      Config
+	log      *slog.Logger
+	store    store.Store
+	blobs    blob.Store
+	box      *secret.Box
+	owner    string // this process, for pipeline coordination leases
+	wake     *hub
+	mirror   *mirrors
+	coord    *coordinator
+	met      *metrics
+	notifier *notify.Notifier
+	http     *http.Server
+	ln       net.Listener
+	url      string
 
 	logMu sync.Mutex // serialises log appends: the offset check and the append are one step
 
@@ -118,6 +120,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.mirror = newMirrors(filepath.Join(cfg.Data, "repos"))
 	s.met = newMetrics(s)
+	s.notifier = s.newNotifier()
 	s.coord = newCoordinator(s)
 	if err := s.ensureAdminToken(ctx); err != nil {
 		st.Close()
@@ -229,6 +232,7 @@ func (s *Server) Run(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = s.http.Shutdown(shutCtx)
+	_ = s.notifier.Close(shutCtx)
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}
