@@ -1,0 +1,17 @@
+package analysis
+
+import "github.com/gantry-ci/gantry/internal/deploy/strategy"
+
+// StrategyVerdict is what a run's phase means to the rollout strategy:
+// Successful lets the rollout proceed, Failed and Error abort it, and
+// Pending, Running and Inconclusive hold it where it is. Inconclusive holds
+// as Argo Rollouts pauses: a person promotes or aborts.
+func (p Phase) StrategyVerdict() strategy.Verdict {
+	switch p {
+	case PhaseSuccessful:
+		return strategy.VerdictSuccessful
+	case PhaseFailed, PhaseError:
+		return strategy.VerdictFailed
+	}
+	return strategy.VerdictRunning
+}
