@@ -1,4 +1,4 @@
-package main
+package spec_test
 
 import (
 	"testing"
@@ -6,10 +6,10 @@ import (
 	"github.com/gantry-ci/gantry/internal/deploy/spec"
 )
 
-// TestDeploySpecIsValid keeps gantry.deploy.yaml in step with the spec
+// TestExampleSpecIsValid keeps examples/wasm-service/gantry.deploy.yaml in step with the spec
 // parser, and checks the settings the pipeline and the docs rely on.
-func TestDeploySpecIsValid(t *testing.T) {
-	s, err := spec.Load("gantry.deploy.yaml")
+func TestExampleSpecIsValid(t *testing.T) {
+	s, err := spec.Load("../../../examples/wasm-service/gantry.deploy.yaml")
 	if err != nil {
 		t.Fatalf("gantry.deploy.yaml: %v", err)
 	}
