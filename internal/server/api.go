@@ -50,6 +50,8 @@ func (s *Server) routes() http.Handler {
 	api("GET /api/v1/projects/{project}/schedules", s.listSchedules)
 	api("POST /api/v1/projects/{project}/schedules", s.createSchedule)
 	api("DELETE /api/v1/projects/{project}/schedules/{id}", s.deleteSchedule)
+	api("GET /api/v1/projects/{project}/notifications", s.listNotifications)
+	api("PUT /api/v1/projects/{project}/notifications", s.setNotifications)
 	api("GET /api/v1/pipelines/{id}", s.showPipeline)
 	api("POST /api/v1/pipelines/{id}/cancel", s.cancelPipelineAPI)
 	api("POST /api/v1/pipelines/{id}/retry", s.retryPipelineAPI)
@@ -82,6 +84,7 @@ func (s *Server) routes() http.Handler {
 	runner("GET /api/v1/runner/jobs/{id}/caches/{key}", s.getCache)
 	runner("PUT /api/v1/runner/jobs/{id}/caches/{key}", s.putCache)
 	runner("POST /api/v1/runner/jobs/{id}/finish", s.finishJob)
+	mux.Handle("/", s.uiHandler())
 	return s.met.instrument(mux)
 }
 

@@ -172,6 +172,14 @@ func (s *Server) sendLog(ctx context.Context, w io.Writer, id, offset int64, buf
 	}
 	for offset < size {
 		n, err := rc.Read(buf[:min(int64(len(buf)), size-offset)])
+		if n > 0 && offset+int64(n) < size {
+			// Keep a character cut by the chunk's end for the next event:
+			// JSON would turn its half into U+FFFD.
+			n = utf8Boundary(buf[:n])
+			if _, serr := rc.Seek(offset+int64(n), io.SeekStart); serr != nil {
+				break
+			}
+		}
 		if n > 0 {
 			data, _ := json.Marshal(string(buf[:n]))
 			offset += int64(n)
@@ -182,6 +190,31 @@ func (s *Server) sendLog(ctx context.Context, w io.Writer, id, offset int64, buf
 		}
 	}
 	return offset
+}
+
+// utf8Boundary is len(p) less the bytes of a UTF-8 sequence cut at its
+// end (at most 3), unless that would leave nothing.
+func utf8Boundary(p []byte) int {
+	for back := 1; back <= 3 && back <= len(p); back++ {
+		c := p[len(p)-back]
+		if c < 0x80 {
+			return len(p) // ASCII: nothing cut
+		}
+		if c >= 0xC0 { // the first byte of a sequence
+			need := 2
+			if c >= 0xE0 {
+				need = 3
+			}
+			if c >= 0xF0 {
+				need = 4
+			}
+			if back < need && back < len(p) {
+				return len(p) - back
+			}
+			return len(p)
+		}
+	}
+	return len(p)
 }
 
 // startSSE sets the headers of an event stream and returns its flush.

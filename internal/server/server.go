@@ -204,10 +204,15 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// Requests live in a context the shutdown cancels, so open event and
+	// log streams end instead of holding Shutdown for its whole timeout.
+	reqCtx, endRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer endRequests()
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(s.ln) }()
@@ -229,6 +234,7 @@ func (s *Server) Run(ctx context.Context) error {
 	<-runnersDone
 	s.loops.Wait()
 	s.coord.cancelOwned(context.Background())
+	endRequests()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = s.http.Shutdown(shutCtx)

@@ -10,10 +10,12 @@ import (
 	"unicode/utf8"
 )
 
-// A job log as HTML: each line a div, SGR colours as classes (the page's
+// A job log as HTML: lines are text ending in a newline (the log box is
+// white-space: pre-wrap; an element per line would make a 100,000-line
+// log 100,000 elements), SGR colours are classes (the page's
 // Content-Security-Policy forbids inline styles), GitLab's collapsible
-// sections as <details>. static/log.js renders live logs into the very
-// same structure, so the stylesheet serves both.
+// sections are <details>. static/log.js renders live logs into the same
+// structure, so the stylesheet serves both.
 
 // sectionRE matches GitLab's section markers at the start of a line:
 // "\e[0Ksection_start:1700000000:name[collapsed=true]\r\e[0KHeader".
@@ -181,7 +183,7 @@ func logHTML(data []byte) template.HTML {
 				if strings.Contains(m[4], "collapsed=true") {
 					attrs = ""
 				}
-				b.WriteString(`<details class="sec"` + attrs + `><summary class="ln">`)
+				b.WriteString(`<details class="sec"` + attrs + `><summary>`)
 				writeLine(&b, rest, &st)
 				b.WriteString(`<span class="sec-t">` + time.Unix(ts, 0).UTC().Format("15:04:05") + `</span>`)
 				if d, ok := durations[starts]; ok {
@@ -206,9 +208,8 @@ func logHTML(data []byte) template.HTML {
 			}
 			line = rest
 		}
-		b.WriteString(`<div class="ln">`)
 		writeLine(&b, line, &st)
-		b.WriteString(`</div>`)
+		b.WriteByte('\n')
 	}
 	for range stack {
 		b.WriteString(`</div></details>`)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -145,6 +146,6 @@ func (h *Handler) rollback(w http.ResponseWriter, r *http.Request, q *req) error
 	if err := h.be.Rollback(r.Context(), proj.Name, env, q.user.Name); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/"+proj.Name+"/-/environments", http.StatusSeeOther)
+	http.Redirect(w, r, "/"+url.PathEscape(proj.Name)+"/-/environments", http.StatusSeeOther)
 	return nil
 }

@@ -52,7 +52,8 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request, q *req) error 
 	if err != nil {
 		return err
 	}
-	after := h.lastEventID(ctx, store.EventFilter{JobID: j.ID})
+	// The pipeline narrows the search to an indexed range of the log.
+	after := h.lastEventID(ctx, store.EventFilter{PipelineID: j.PipelineID, JobID: j.ID})
 	pipe, err := h.st.Pipeline(ctx, j.PipelineID)
 	if err != nil {
 		return err

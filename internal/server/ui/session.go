@@ -30,9 +30,8 @@ type session struct {
 
 // req is one signed-in request.
 type req struct {
-	user  *User
-	csrf  string
-	start time.Time
+	user *User
+	csrf string
 }
 
 // csrfToken is derived from the sealed cookie value, which is random
@@ -62,7 +61,7 @@ func (h *Handler) signedIn(r *http.Request) *req {
 	if err != nil || u == nil {
 		return nil
 	}
-	return &req{user: u, csrf: csrfToken(c.Value), start: time.Now()}
+	return &req{user: u, csrf: csrfToken(c.Value)}
 }
 
 // page wraps a GET page: without a session it goes to the login page.

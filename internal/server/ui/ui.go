@@ -97,7 +97,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "same-origin")
-	h.mux.ServeHTTP(w, r)
+	h.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), startKey{}, time.Now())))
+}
+
+// startKey marks when a request arrived, for its Server-Timing.
+type startKey struct{}
+
+func since(r *http.Request) time.Duration {
+	if t, ok := r.Context().Value(startKey{}).(time.Time); ok {
+		return time.Since(t)
+	}
+	return 0
 }
 
 func (h *Handler) routes() {
