@@ -69,6 +69,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newLintCmd(), newPlanCmd(), newRunCmd(),
-		newServerCmd(), newRunnerCmd(), newProjectCmd(), newPipelineCmd(), newJobCmd(), newTokenCmd())
+		newServerCmd(), newRunnerCmd(), newProjectCmd(), newPipelineCmd(), newJobCmd(), newTokenCmd(),
+		newDeployCmd(), newRolloutCmd())
 	return root
 }

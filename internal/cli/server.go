@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,7 @@ func newServerCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			ensureOnPath()
 			cfg.AdminTokenOut = func(tok string) {
 				fmt.Fprintf(out, "Admin token (shown once; also in %s/admin-token):\n  %s\n", cfg.Data, tok)
 			}
@@ -58,6 +61,18 @@ func newServerCmd() *cobra.Command {
 	return cmd
 }
 
+// ensureOnPath lets jobs of a runner call `gantry` itself (gantry deploy)
+// without installing it: the running binary's folder joins PATH when no
+// gantry is found there.
+func ensureOnPath() {
+	if _, err := exec.LookPath("gantry"); err == nil {
+		return
+	}
+	if exe, err := os.Executable(); err == nil && filepath.Base(exe) == "gantry" {
+		_ = os.Setenv("PATH", filepath.Dir(exe)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	}
+}
+
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
@@ -81,6 +96,7 @@ func newRunnerCmd() *cobra.Command {
 				return &exitError{code: ExitUsage, err: fmt.Errorf("--server and --token are required (create a runner token with `gantry runner create NAME`)")}
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			ensureOnPath()
 			if err := runner.Run(cmd.Context(), cfg); err != nil && cmd.Context().Err() == nil {
 				return &exitError{code: ExitFailed, err: err}
 			}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/gantry-ci/gantry/internal/deploy"
 	"github.com/gantry-ci/gantry/internal/mirror"
 	"github.com/gantry-ci/gantry/internal/runnerapi"
 	"github.com/gantry-ci/gantry/internal/store"
@@ -26,6 +27,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /metrics", s.met.handler())
 	mux.HandleFunc("POST /hooks/{project}/{forge}", s.handleHook)
 	mux.Handle("/git/", mirror.HTTPHandler(s.gitRoot, s.gitAuth))
+	mux.Handle(deploy.APIPrefix, s.deploy.Handler(s.deployAuth))
 
 	api := func(pattern string, h func(w http.ResponseWriter, r *http.Request, p *principal)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {

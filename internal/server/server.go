@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/blob"
+	"github.com/gantry-ci/gantry/internal/deploy"
 	"github.com/gantry-ci/gantry/internal/engine"
 	"github.com/gantry-ci/gantry/internal/notify"
 	"github.com/gantry-ci/gantry/internal/secret"
@@ -64,6 +65,7 @@ type Server struct {
 	coord    *coordinator
 	met      *metrics
 	notifier *notify.Notifier
+	deploy   *deploy.Controller
 	http     *http.Server
 	ln       net.Listener
 	url      string
@@ -122,6 +124,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.met = newMetrics(s)
 	s.notifier = s.newNotifier()
 	s.coord = newCoordinator(s)
+	if s.deploy, err = s.newDeployController(); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("start the rollout controller: %w", err)
+	}
 	if err := s.ensureAdminToken(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -214,6 +220,9 @@ func (s *Server) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
+	if err := s.deploy.Start(ctx); err != nil {
+		return fmt.Errorf("restore rollouts: %w", err)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(s.ln) }()
 
@@ -239,6 +248,9 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	_ = s.http.Shutdown(shutCtx)
 	_ = s.notifier.Close(shutCtx)
+	if err := s.deploy.Close(shutCtx); err != nil {
+		s.log.Warn("stop rollouts", "err", err)
+	}
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}
