@@ -12,6 +12,7 @@ import (
 
 	"github.com/gantry-ci/gantry/internal/artifact"
 	"github.com/gantry-ci/gantry/internal/blob"
+	"github.com/gantry-ci/gantry/internal/deploy"
 	"github.com/gantry-ci/gantry/internal/pipeline"
 	"github.com/gantry-ci/gantry/internal/plan"
 	"github.com/gantry-ci/gantry/internal/secret"
@@ -376,12 +377,49 @@ func (b *uiBackend) Runners(ctx context.Context) ([]ui.RunnerView, error) {
 	return out, nil
 }
 
-// Rollout is the slot of the delivery controller; nothing rolls out yet.
+// Rollout shows the environment's rollout from the delivery controller:
+// the app deployed to it (a project usually deploys one), its phase, step
+// and canary weight; nil when nothing was deployed there.
 func (b *uiBackend) Rollout(ctx context.Context, project, env string) (*ui.RolloutView, error) {
-	return nil, nil
+	st := b.rolloutOf(ctx, project, env)
+	if st == nil {
+		return nil, nil
+	}
+	v := &ui.RolloutView{Strategy: st.Strategy, Phase: st.Phase, Weight: st.Weight, Message: st.Message, StartedAt: st.UpdatedAt}
+	if st.AbortReason != "" {
+		v.Message = st.AbortReason
+	}
+	if st.Steps > 0 {
+		v.Step = fmt.Sprintf("%d/%d", st.Step, st.Steps)
+	}
+	if st.Canary != nil {
+		v.Revision = fmt.Sprintf("%d (%s)", st.Canary.Revision, st.Canary.Version)
+	} else if st.Stable != nil {
+		v.Revision = fmt.Sprintf("%d (%s)", st.Stable.Revision, st.Stable.Version)
+	}
+	v.CanRollback = st.Canary != nil || len(st.Traffic) > 1 || st.Stable != nil && st.Stable.Revision > 1
+	return v, nil
 }
 
-// Rollback is the slot of the delivery controller's rollback.
+// Rollback is `gantry rollout undo`: traffic goes back to the previous
+// revision at once while it is still warm.
 func (b *uiBackend) Rollback(ctx context.Context, project, env, by string) error {
-	return &ui.StatusError{Status: http.StatusNotImplemented, Err: errors.New("rollbacks arrive with the delivery controller")}
+	st := b.rolloutOf(ctx, project, env)
+	if st == nil {
+		return &ui.StatusError{Status: http.StatusNotFound, Err: fmt.Errorf("nothing is deployed to %s", env)}
+	}
+	_, err := b.s.deploy.Undo(ctx, deploy.Key{Project: project, App: st.App, Env: env}, 0, by)
+	if err != nil {
+		return &ui.StatusError{Status: http.StatusConflict, Err: err}
+	}
+	return nil
+}
+
+func (b *uiBackend) rolloutOf(ctx context.Context, project, env string) *deploy.Status {
+	for _, st := range b.s.deploy.List(ctx, project) {
+		if st.Env == env {
+			return st
+		}
+	}
+	return nil
 }
