@@ -294,7 +294,7 @@ func newRolloutCmd() *cobra.Command {
 	var d deployTarget
 	cmd := &cobra.Command{
 		Use:   "rollout",
-		Short: "Follow and steer rollouts: status, watch, history, promote, abort, retry, pause, undo",
+		Short: "Follow and steer rollouts: status, analysis, watch, history, promote, abort, retry, pause, undo",
 	}
 	d.register(cmd)
 	// run resolves APP and the environment and calls fn with the rollout's path.
@@ -325,6 +325,7 @@ func newRolloutCmd() *cobra.Command {
 			return nil
 		}),
 	})
+	cmd.AddCommand(newRolloutAnalysisCmd(&d, run))
 	cmd.AddCommand(&cobra.Command{
 		Use: "watch APP --env ENV", Short: "Follow a rollout until it is Healthy (exit 0), Aborted or Degraded (exit 1)", Args: cobra.ExactArgs(1),
 		RunE: run(func(cmd *cobra.Command, c *apiClient, project, app, env string) error {
@@ -432,6 +433,12 @@ func printStatus(w io.Writer, st *deploy.Status) {
 		phase += " — " + st.Message
 	}
 	fmt.Fprintf(tw, "Phase:\t%s\n", phase)
+	if st.AbortReason != "" {
+		fmt.Fprintf(tw, "Abort reason:\t%s\n", st.AbortReason)
+	}
+	if v := st.Analysis; v != nil {
+		fmt.Fprintf(tw, "Analysis:\t%s %s of revision %d: %s\n", v.Run, v.Phase, v.Revision, v.Reason)
+	}
 	fmt.Fprintf(tw, "Stable:\t%s\n", ref(st.Stable))
 	fmt.Fprintf(tw, "Canary:\t%s\n", ref(st.Canary))
 	fmt.Fprintf(tw, "URL:\t%s\n", st.URL)

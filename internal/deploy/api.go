@@ -46,6 +46,7 @@ const maxSpecBytes = 1 << 20
 //	GET  {prefix}{project}/{app}/{env}/status
 //	GET  {prefix}{project}/{app}/{env}/watch      statuses as NDJSON
 //	GET  {prefix}{project}/{app}/{env}/history
+//	GET  {prefix}{project}/{app}/{env}/analysis   measurements and verdict
 //	POST {prefix}{project}/{app}/{env}/promote    ?full=true
 //	POST {prefix}{project}/{app}/{env}/abort|retry|pause
 //	POST {prefix}{project}/{app}/{env}/undo       ?to-revision=N
@@ -85,6 +86,10 @@ func (c *Controller) Handler(auth Authorizer) http.Handler {
 	mux.HandleFunc("GET "+p+"/{project}/{app}/{env}/history", read(func(w http.ResponseWriter, r *http.Request, k Key) {
 		h, err := c.History(r.Context(), k)
 		respond(w, h, err)
+	}))
+	mux.HandleFunc("GET "+p+"/{project}/{app}/{env}/analysis", read(func(w http.ResponseWriter, r *http.Request, k Key) {
+		a, err := c.Analysis(r.Context(), k)
+		respond(w, a, err)
 	}))
 	mux.HandleFunc("GET "+p+"/{project}/{app}/{env}/watch", read(c.serveWatch))
 	mux.HandleFunc("POST "+p+"/{project}/{app}/{env}/{action}", write(c.serveAction))

@@ -37,6 +37,11 @@ type Config struct {
 	Target target.Target
 	// WasmCacheDir overrides DataDir/wasm-cache for compiled modules.
 	WasmCacheDir string
+	// Notify is told when a rollout pauses, is promoted, is aborted or is
+	// rolled back (undo or an automatic abort), with kind one of
+	// internal/notify's Kind constants; nil tells no one. It is called
+	// from the rollout's loop and should not block for long.
+	Notify func(ctx context.Context, projectID int64, kind string, e NotifyInfo)
 }
 
 // Controller runs one durable state machine per app and environment.
@@ -145,6 +150,10 @@ func (c *Controller) restore(r *store.Record) error {
 	ro := newRollout(c, k, &rec, r.Version)
 	if err := ro.loadRevisions(c.ctx); err != nil {
 		return err
+	}
+	if err := ro.an.load(c.ctx); err != nil {
+		// The rollout runs on; its analysis starts afresh.
+		c.log.Error("restore analysis", "rollout", k, "err", err)
 	}
 	c.mu.Lock()
 	c.rollouts[k] = ro

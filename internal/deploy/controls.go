@@ -18,6 +18,16 @@ func (c *Controller) Status(_ context.Context, k Key) (*Status, error) {
 	return ro.snapshot(), nil
 }
 
+// Analysis returns the analysis of k: its runs, recent measurements and
+// the last verdict.
+func (c *Controller) Analysis(_ context.Context, k Key) (*AnalysisStatus, error) {
+	ro, err := c.lookup(k)
+	if err != nil {
+		return nil, err
+	}
+	return ro.an.status(), nil
+}
+
 // History lists the kept revisions of k, oldest first.
 func (c *Controller) History(_ context.Context, k Key) ([]Revision, error) {
 	ro, err := c.lookup(k)
@@ -195,6 +205,7 @@ func (r *rollout) switchBack(ch *change, to int64) {
 	st.AbortReason, st.ActiveRevision, st.PreviewRevision = "", to, 0
 	st.Phase, st.Message, st.LastProgressTime = strategy.PhaseProgressing, "", ch.now
 	st.ScaleDownRevision, st.ScaleDownDeadline = old, ch.now.Add(delay)
+	st.PromotionTime = time.Time{} // a switch back is not a promotion to analyse
 	st.Replicas = map[int64]int{to: replicas}
 	ch.rec.PendingSuccess = 0
 	ch.rolledBack++

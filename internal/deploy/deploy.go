@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gantry-ci/gantry/internal/deploy/analysis"
 	"github.com/gantry-ci/gantry/internal/deploy/spec"
 	"github.com/gantry-ci/gantry/internal/deploy/strategy"
 	"github.com/gantry-ci/gantry/internal/store"
@@ -82,6 +83,9 @@ func ParseSpec(file string, yaml []byte, envName string) (*spec.Spec, *spec.Envi
 	sp, err := spec.Parse(file, yaml)
 	if err != nil {
 		return nil, nil, withKind(ErrInvalid, err)
+	}
+	if _, err := analysis.Parse(sp.Analysis); err != nil {
+		return nil, nil, invalid("%s: %v", file, err)
 	}
 	if envName == "" {
 		return nil, nil, invalid("no environment given (--env)")

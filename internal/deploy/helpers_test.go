@@ -111,6 +111,8 @@ type harness struct {
 
 	mu     sync.Mutex
 	events []map[string]any
+	// notes are the notifications, as "kind revision: reason".
+	notes []string
 }
 
 func newHarness(t *testing.T) *harness {
@@ -137,6 +139,11 @@ func (h *harness) start() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.events = append(h.events, map[string]any{"type": typ, "data": data})
+		},
+		Notify: func(_ context.Context, _ int64, kind string, e deploy.NotifyInfo) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.notes = append(h.notes, fmt.Sprintf("%s %d: %s", kind, e.Revision, e.Reason))
 		},
 	})
 	if err != nil {

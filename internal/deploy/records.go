@@ -50,6 +50,10 @@ type rolloutRecord struct {
 	// PendingSuccess is the revision whose reaching Healthy counts as a
 	// successful deployment.
 	PendingSuccess int64 `json:"pendingSuccess,omitempty"`
+	// AutoAbort is why analysis or a guardrail gave the last revision up
+	// (an abort, or a switch back after promotion); "" when a person did
+	// or nothing was. An aborted rollout with one shows as Degraded.
+	AutoAbort string `json:"autoAbort,omitempty"`
 
 	Events    []Event   `json:"events,omitempty"`
 	EventSeq  int64     `json:"eventSeq"`

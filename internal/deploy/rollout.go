@@ -26,6 +26,10 @@ type rollout struct {
 	c    *Controller
 	key  Key
 	reqs chan *request
+	// poke wakes the loop to decide again: an analysis run ended or a
+	// guardrail tripped.
+	poke chan struct{}
+	an   *analyzer
 
 	mu      sync.Mutex
 	rec     *rolloutRecord
@@ -85,11 +89,22 @@ func (ch *change) event(rev int64, reason, format string, args ...any) {
 }
 
 func newRollout(c *Controller, k Key, rec *rolloutRecord, version int64) *rollout {
-	return &rollout{
+	r := &rollout{
 		c: c, key: k, rec: rec, version: version,
 		reqs: make(chan *request),
+		poke: make(chan struct{}, 1),
 		revs: map[int64]*loadedRevision{},
 		subs: map[chan struct{}]struct{}{},
+	}
+	r.an = newAnalyzer(r)
+	return r
+}
+
+// wake asks the loop for a decision without news from the target.
+func (r *rollout) wake() {
+	select {
+	case r.poke <- struct{}{}:
+	default:
 	}
 }
 
@@ -227,6 +242,8 @@ func (r *rollout) run() {
 			return
 		case <-changes:
 			r.decide(nil)
+		case <-r.poke:
+			r.decide(nil)
 		case <-timer.C:
 			if env == nil {
 				r.reopen()
@@ -300,8 +317,10 @@ func (r *rollout) decide(req *request) reply {
 	}
 	params := strategy.ParamsFor(sp, envSpec)
 	ob := strategy.Observation{Now: ch.now, Revisions: observed(ch.status), Request: sreq}
+	ob.Analysis, ob.AnalysisReason = r.an.verdict(ch.rec.State, envSpec)
 	prev := ch.rec.State
 	d := strategy.Next(envSpec.Strategy, params, prev, ob)
+	autoAbort(ch.rec, prev, d.State, ob)
 	replicas := keepWarm(&d, prev, envSpec.Strategy, params, ch.now)
 	ch.rec.State, ch.rec.Replicas, ch.rec.Traffic = d.State, replicas, d.Traffic
 	var ignored []string
@@ -338,6 +357,9 @@ func (r *rollout) decide(req *request) reply {
 		r.mu.Unlock()
 	}
 	r.apply(env, ch.rec)
+	if sp, es := r.specFor(ch.rec); sp != nil {
+		r.an.sync(ch.rec, sp, es, env)
+	}
 	if len(ch.removed) > 0 {
 		r.c.gcArtifacts(ctx)
 	}
@@ -398,6 +420,7 @@ func (r *rollout) publish(ch *change) {
 	m.rollbacks.WithLabelValues(r.key.Env, r.key.App).Add(float64(ch.rolledBack))
 	for _, e := range ch.events {
 		r.c.emit(ch.rec.ProjectID, r.eventData(ch.rec, e))
+		r.notifyEvent(ch.rec, e)
 	}
 	r.notify()
 }
@@ -415,7 +438,7 @@ func (r *rollout) apply(env target.Env, rec *rolloutRecord) {
 			r.c.log.Error("scale", "rollout", r.key, "revision", rev, "err", err)
 		}
 	}
-	if err := env.Route(rec.Traffic); err != nil {
+	if err := r.an.route(env, rec.Traffic); err != nil {
 		r.c.log.Error("route", "rollout", r.key, "err", err)
 	}
 	for rev := range env.Status() {
@@ -429,6 +452,7 @@ func (r *rollout) apply(env target.Env, rec *rolloutRecord) {
 
 // close stops the environment's replicas and listeners.
 func (r *rollout) close(ctx context.Context) error {
+	r.an.stop()
 	r.mu.Lock()
 	env := r.env
 	r.env = nil

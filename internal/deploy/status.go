@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/gantry-ci/gantry/internal/deploy/strategy"
 )
 
 // statusEvents is how many recent events a status carries.
@@ -23,6 +25,15 @@ func (r *rollout) snapshot() *Status {
 		Traffic:     maps.Clone(rec.Traffic.Weights),
 		UpdatedAt:   rec.UpdatedAt,
 	}
+	if rec.AutoAbort != "" {
+		if rec.State.Phase == strategy.PhaseAborted {
+			st.Phase = string(strategy.PhaseDegraded)
+		}
+		if st.AbortReason == "" {
+			st.AbortReason = rec.AutoAbort
+		}
+	}
+	st.Analysis = r.an.lastVerdict()
 	st.Stable, st.Canary, st.Weight = r.refs(rec)
 	if _, es := r.specFor(rec); es != nil {
 		st.Strategy = es.Strategy.Name()

@@ -140,6 +140,9 @@ type Status struct {
 	PreviewURL string `json:"previewUrl,omitempty"`
 	// Revisions are the replicas of each running revision.
 	Revisions []RevisionReplicas `json:"revisions,omitempty"`
+	// Analysis is the last analysis verdict (or guardrail trip), with the
+	// metric, value and limit that decided it.
+	Analysis *AnalysisVerdict `json:"analysis,omitempty"`
 	// Events are the most recent decisions, oldest first.
 	Events    []Event   `json:"events,omitempty"`
 	UpdatedAt time.Time `json:"updatedAt"`

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/gantry-ci/gantry/internal/deploy"
+	"github.com/gantry-ci/gantry/internal/notify"
 	"github.com/gantry-ci/gantry/internal/pipeline"
 	"github.com/gantry-ci/gantry/internal/store"
 )
@@ -24,6 +25,27 @@ func (s *Server) newDeployController() (*deploy.Controller, error) {
 			s.event(ctx, projectID, 0, 0, typ, data)
 		},
 		Logger: s.log.With("part", "deploy"),
+		Notify: s.notifyRollout,
+	})
+}
+
+// notifyRollout sends a rollout's pause, promotion, abort or rollback to
+// the project's notification channels.
+func (s *Server) notifyRollout(ctx context.Context, projectID int64, kind string, e deploy.NotifyInfo) {
+	if projectID == 0 {
+		return // an app deployed outside any project has no channels
+	}
+	chs, err := s.channels(ctx, projectID)
+	if err != nil {
+		s.log.Error("notification channels", "project", e.Project, "err", err)
+		return
+	}
+	if len(chs) == 0 {
+		return
+	}
+	s.notifier.Notify(ctx, chs, notify.Event{
+		Kind: kind, Project: e.Project, Env: e.Env, App: e.App, Revision: int(e.Revision),
+		Version: e.Version, Reason: e.Reason, URL: e.URL, Time: e.Time,
 	})
 }
 

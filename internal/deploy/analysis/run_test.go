@@ -161,7 +161,7 @@ func TestStateJSON(t *testing.T) {
 }
 
 func TestStrategyVerdict(t *testing.T) {
-	want := map[Phase]string{PhasePending: "Running", PhaseRunning: "Running", PhaseInconclusive: "Running",
+	want := map[Phase]string{PhasePending: "Running", PhaseRunning: "Running", PhaseInconclusive: "Inconclusive",
 		PhaseSuccessful: "Successful", PhaseFailed: "Failed", PhaseError: "Failed"}
 	for p, w := range want {
 		if got := string(p.StrategyVerdict()); got != w {

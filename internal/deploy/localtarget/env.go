@@ -305,3 +305,7 @@ func (e *Env) Close(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Proxy is the main address's proxy: analysis reads its per-revision
+// windows and guardrails subscribe to its request batches.
+func (e *Env) Proxy() *proxy.Proxy { return e.main }

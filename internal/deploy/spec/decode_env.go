@@ -7,10 +7,10 @@ var (
 	strategyKeys    = []string{"rolling", "blueGreen", "canary"}
 	rollingKeys     = []string{"maxSurge", "maxUnavailable"}
 	blueGreenKeys   = []string{"previewListen", "autoPromotionEnabled", "autoPromotionSeconds",
-		"scaleDownDelaySeconds", "previewReplicaCount"}
-	canaryKeys      = []string{"canaryHeader", "steps"}
+		"scaleDownDelaySeconds", "previewReplicaCount", "prePromotionAnalysis", "postPromotionAnalysis"}
+	canaryKeys      = []string{"canaryHeader", "steps", "analysis"}
 	headerKeys      = []string{"name", "value"}
-	stepKinds       = []string{"setWeight", "pause", "setCanaryScale"}
+	stepKinds       = []string{"setWeight", "pause", "setCanaryScale", "analysis"}
 	pauseKeys       = []string{"duration"}
 	canaryScaleKeys = []string{"replicas", "weight", "matchTrafficWeight"}
 )
@@ -123,6 +123,12 @@ func (d *decoder) blueGreen(v *node, path string, b *BlueGreen) {
 			b.PreviewReplicaCount = &c
 		}
 	}
+	if x := n.get("prePromotionAnalysis"); x != nil && x.kind != kNull {
+		b.PrePromotionAnalysis = d.rolloutAnalysis(x, path+".prePromotionAnalysis")
+	}
+	if x := n.get("postPromotionAnalysis"); x != nil && x.kind != kNull {
+		b.PostPromotionAnalysis = d.rolloutAnalysis(x, path+".postPromotionAnalysis")
+	}
 }
 
 func (d *decoder) canary(v *node, path string, c *Canary) {
@@ -142,6 +148,9 @@ func (d *decoder) canary(v *node, path string, c *Canary) {
 			}
 			c.CanaryHeader = &m
 		}
+	}
+	if x := n.get("analysis"); x != nil && x.kind != kNull {
+		c.Analysis = d.backgroundAnalysis(x, path+".analysis")
 	}
 	if x := n.get("steps"); x != nil && x.kind != kNull {
 		d.positions[path+".steps"] = x.at
@@ -219,6 +228,11 @@ func (d *decoder) step(v *node, path string) (CanaryStep, bool) {
 			sc.MatchTrafficWeight, _ = d.boolean(x, p+".matchTrafficWeight")
 		}
 		step.SetCanaryScale = &sc
+	case "analysis":
+		step.Analysis = d.rolloutAnalysis(e.val, p)
+		if step.Analysis == nil {
+			return step, false
+		}
 	default:
 		return step, false
 	}

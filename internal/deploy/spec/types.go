@@ -143,6 +143,12 @@ type BlueGreen struct {
 	// PreviewReplicaCount runs fewer preview replicas until promotion; nil
 	// runs the full count.
 	PreviewReplicaCount *int `json:"previewReplicaCount,omitempty"`
+	// PrePromotionAnalysis must succeed before traffic switches to the
+	// preview; its failure aborts the rollout.
+	PrePromotionAnalysis *RolloutAnalysis `json:"prePromotionAnalysis,omitempty"`
+	// PostPromotionAnalysis runs after the switch while the old revision
+	// is still warm; its failure switches traffic back at once.
+	PostPromotionAnalysis *RolloutAnalysis `json:"postPromotionAnalysis,omitempty"`
 }
 
 // Canary shifts traffic to the new revision in steps.
@@ -152,6 +158,9 @@ type Canary struct {
 	// header routing off.
 	CanaryHeader *HeaderMatch `json:"canaryHeader,omitempty"`
 	Steps        []CanaryStep `json:"steps"`
+	// Analysis runs in the background from its starting step until the
+	// canary is promoted; its failure aborts the rollout.
+	Analysis *BackgroundAnalysis `json:"analysis,omitempty"`
 }
 
 // HeaderMatch is an exact match on one request header.
@@ -168,9 +177,12 @@ type CanaryStep struct {
 	Pause *Pause `json:"pause,omitempty"`
 	// SetCanaryScale sizes the canary independently of its weight.
 	SetCanaryScale *SetCanaryScale `json:"setCanaryScale,omitempty"`
+	// Analysis holds the step until its templates succeed; their failure
+	// aborts the rollout.
+	Analysis *RolloutAnalysis `json:"analysis,omitempty"`
 }
 
-// Kind is "setWeight", "pause" or "setCanaryScale".
+// Kind is "setWeight", "pause", "setCanaryScale" or "analysis".
 func (s CanaryStep) Kind() string {
 	switch {
 	case s.SetWeight != nil:
@@ -179,6 +191,8 @@ func (s CanaryStep) Kind() string {
 		return "pause"
 	case s.SetCanaryScale != nil:
 		return "setCanaryScale"
+	case s.Analysis != nil:
+		return "analysis"
 	}
 	return ""
 }

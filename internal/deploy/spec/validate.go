@@ -263,6 +263,12 @@ func (v *validator) blueGreen(path string, env Environment) {
 	if c := b.PreviewReplicaCount; c != nil && (*c < 0 || *c > env.Replicas) {
 		v.errorf(path+".previewReplicaCount", "must be between 0 and the environment's %d replicas, not %d", env.Replicas, *c)
 	}
+	if a := b.PrePromotionAnalysis; a != nil {
+		v.analysisRef(path+".prePromotionAnalysis.templates", a.Templates)
+	}
+	if a := b.PostPromotionAnalysis; a != nil {
+		v.analysisRef(path+".postPromotionAnalysis.templates", a.Templates)
+	}
 }
 
 // listenQuiet records a valid address in seen without reporting anything;
@@ -286,13 +292,13 @@ func (v *validator) canary(path string, c Canary) {
 	for i, step := range c.Steps {
 		p := fmt.Sprintf("%s.steps[%d]", path, i)
 		kinds := 0
-		for _, set := range []bool{step.SetWeight != nil, step.Pause != nil, step.SetCanaryScale != nil} {
+		for _, set := range []bool{step.SetWeight != nil, step.Pause != nil, step.SetCanaryScale != nil, step.Analysis != nil} {
 			if set {
 				kinds++
 			}
 		}
 		if kinds != 1 {
-			v.errorf(p, "must be exactly one of setWeight, pause or setCanaryScale")
+			v.errorf(p, "must be exactly one of setWeight, pause, setCanaryScale or analysis")
 			continue
 		}
 		switch {
@@ -304,6 +310,14 @@ func (v *validator) canary(path string, c Canary) {
 			}
 		case step.SetCanaryScale != nil:
 			v.canaryScale(p+".setCanaryScale", *step.SetCanaryScale)
+		case step.Analysis != nil:
+			v.analysisRef(p+".analysis.templates", step.Analysis.Templates)
+		}
+	}
+	if a := c.Analysis; a != nil {
+		v.analysisRef(path+".analysis.templates", a.Templates)
+		if a.StartingStep < 0 || a.StartingStep > len(c.Steps) {
+			v.errorf(path+".analysis.startingStep", "must be between 0 and the number of steps (%d), not %d", len(c.Steps), a.StartingStep)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/deploy/spec"
@@ -158,6 +159,19 @@ func (c *canaryRun) runStep(step spec.CanaryStep) bool {
 		}
 		st.Phase, st.Message = PhaseProgressing, ""
 		return !c.analysisHolds()
+	case step.Analysis != nil:
+		// The verdict is about the step the decision started at; a step
+		// reached during this decision has not been measured yet.
+		if c.ob.Analysis == VerdictSuccessful && st.StepIndex == c.prev.StepIndex && c.prev.StepStarted {
+			return true
+		}
+		if c.ob.Analysis == VerdictInconclusive && st.StepIndex == c.prev.StepIndex {
+			c.analysisHolds()
+			return false
+		}
+		c.waiting(PhaseProgressing, ReasonWaitingForAnalysis, "step %d: waiting for analysis %s of revision %d",
+			st.StepIndex+1, strings.Join(step.Analysis.Templates, ", "), st.CanaryRevision)
+		return false
 	}
 	return true // an empty step (only possible in code) does nothing
 }
@@ -303,6 +317,8 @@ func describeStep(s spec.CanaryStep) string {
 		return fmt.Sprintf("pause %s", s.Pause.Duration)
 	case s.SetCanaryScale != nil:
 		return "setCanaryScale " + describeScale(s.SetCanaryScale)
+	case s.Analysis != nil:
+		return "analysis " + strings.Join(s.Analysis.Templates, ", ")
 	}
 	return "empty step"
 }

@@ -125,15 +125,19 @@ func (r *run) waiting(phase Phase, reason, format string, args ...any) {
 // analysisHolds reports whether a running analysis keeps the rollout at its
 // current step, recording why.
 func (r *run) analysisHolds() bool {
-	if r.ob.Analysis != VerdictRunning {
-		return false
+	switch r.ob.Analysis {
+	case VerdictRunning:
+		phase := r.st.Phase
+		if phase != PhasePaused {
+			phase = PhaseProgressing
+		}
+		r.waiting(phase, ReasonWaitingForAnalysis, "waiting for the analysis of revision %d", r.st.CanaryRevision)
+		return true
+	case VerdictInconclusive:
+		r.waiting(PhasePaused, ReasonWaitingForAnalysis, "the analysis of revision %d is inconclusive; promote or abort", r.st.CanaryRevision)
+		return true
 	}
-	phase := r.st.Phase
-	if phase != PhasePaused {
-		phase = PhaseProgressing
-	}
-	r.waiting(phase, ReasonWaitingForAnalysis, "waiting for the analysis of revision %d", r.st.CanaryRevision)
-	return true
+	return false
 }
 
 // inProgress is whether a new revision is being rolled out (or was given
@@ -204,6 +208,8 @@ func (r *run) shouldAbort() string {
 	switch {
 	case r.ob.Request == RequestAbort:
 		return "aborted by request"
+	case r.ob.Analysis == VerdictFailed && r.ob.AnalysisReason != "":
+		return r.ob.AnalysisReason
 	case r.ob.Analysis == VerdictFailed:
 		return "analysis failed"
 	}

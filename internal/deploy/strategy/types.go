@@ -49,17 +49,23 @@ const (
 	RequestResume Request = "resume"
 )
 
-// Verdict is the outcome of the analysis attached to the current step. It is
-// a placeholder for metric analysis: Running holds the rollout at its current
-// step, Failed aborts it, Successful and None let it proceed.
+// Verdict is the outcome of the analysis attached to the current step:
+// Running holds the rollout at its current step, Inconclusive holds it
+// Paused until a person promotes or aborts (as Argo Rollouts does), Failed
+// aborts it, Successful and None let it proceed. An analysis step passes
+// only on Successful given for that very step (the step the decision
+// started at).
 type Verdict string
 
 // The verdicts an analysis can give.
 const (
-	VerdictNone       Verdict = ""
-	VerdictRunning    Verdict = "Running"
-	VerdictSuccessful Verdict = "Successful"
-	VerdictFailed     Verdict = "Failed"
+	VerdictNone    Verdict = ""
+	VerdictRunning Verdict = "Running"
+	// VerdictInconclusive: the analysis could not decide (no data, by
+	// default); the rollout pauses.
+	VerdictInconclusive Verdict = "Inconclusive"
+	VerdictSuccessful   Verdict = "Successful"
+	VerdictFailed       Verdict = "Failed"
 )
 
 // ReplicaStatus is what the controller saw of one revision's replicas.
@@ -77,6 +83,9 @@ type Observation struct {
 	Revisions map[int64]ReplicaStatus `json:"revisions,omitempty"`
 	Request   Request                 `json:"request,omitempty"`
 	Analysis  Verdict                 `json:"analysis,omitempty"`
+	// AnalysisReason is why the analysis failed; an abort it causes
+	// carries it as the abort reason.
+	AnalysisReason string `json:"analysisReason,omitempty"`
 }
 
 func (o Observation) ready(rev int64) int {
