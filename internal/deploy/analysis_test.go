@@ -64,11 +64,17 @@ func startRevLoad(t *testing.T, url, canary string, workers int, every time.Dura
 					}
 				}
 				if err == nil {
-					if resp.StatusCode == http.StatusInternalServerError && l.first500.IsZero() {
+					// The proxy's fallback answers for the canary's 500s on safe
+					// requests, saying so in X-Gantry-Fallback: that is the canary
+					// failing (and taking traffic) too, though the client sees no error.
+					fellBack := resp.Header.Get("X-Gantry-Fallback") == l.canary
+					if (resp.StatusCode == http.StatusInternalServerError || fellBack) && l.first500.IsZero() {
 						l.first500 = now
-						l.failedAfter500 = 1
+						if resp.StatusCode != http.StatusOK {
+							l.failedAfter500 = 1
+						}
 					}
-					if resp.Header.Get("X-Gantry-Revision") == l.canary {
+					if resp.Header.Get("X-Gantry-Revision") == l.canary || fellBack {
 						l.lastCanary = now
 					}
 					resp.Body.Close()

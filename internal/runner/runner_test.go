@@ -212,6 +212,7 @@ func TestArtifactsReachDependentJob(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+	s.waitNoPolls()
 
 	// Another runner has never seen the build job: it downloads.
 	startRunner(t, s, t.TempDir(), 1)
@@ -243,6 +244,7 @@ func TestCachesFollowTheProjectAcrossRunners(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+	s.waitNoPolls()
 
 	dir := t.TempDir()
 	startRunner(t, s, dir, 1)

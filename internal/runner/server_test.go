@@ -31,6 +31,7 @@ type testServer struct {
 
 	mu     sync.Mutex
 	queue  []*runnerapi.JobSpec
+	polls  int // long polls being answered
 	jobs   map[int64]*testJob
 	nextID int64
 	wake   chan struct{} // closed when a job is queued
@@ -167,9 +168,19 @@ func (s *testServer) request(w http.ResponseWriter, r *http.Request) {
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	s.mu.Lock()
+	s.polls++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.polls--
+		s.mu.Unlock()
+	}()
 	for {
 		s.mu.Lock()
-		if len(s.queue) > 0 {
+		// A poll whose runner has gone must not take a job: nobody would
+		// run it, and this test server has no lease expiry to requeue it.
+		if len(s.queue) > 0 && r.Context().Err() == nil {
 			spec := s.queue[0]
 			s.queue = s.queue[1:]
 			s.mu.Unlock()
@@ -186,6 +197,25 @@ func (s *testServer) request(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	}
+}
+
+// waitNoPolls waits until no runner is long-polling, so that a job queued
+// next goes to a runner started afterwards.
+func (s *testServer) waitNoPolls() {
+	s.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		s.mu.Lock()
+		n := s.polls
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%d long polls still open", n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -209,9 +209,15 @@ func (e *Env) reroute() error {
 // endpoints. A revision without ready replicas is left out, so its share
 // goes to the others in proportion; when no weighted revision has any,
 // the table is empty and the proxy answers 503.
+//
+// While the split sends requests to more than one revision, the stable
+// (active) one is the proxy's fallback: a canary or new rolling revision
+// answering server errors then fails no user's safe request in the second
+// before a guardrail aborts it, and the guardrail still sees every error.
 func mainRoutes(t strategy.Traffic, eps map[int64][]string) proxy.Routes {
 	var r proxy.Routes
 	total := 0
+	activeReady := false
 	for _, rev := range slices.Sorted(maps.Keys(t.Weights)) {
 		w := t.Weights[rev]
 		if w <= 0 || len(eps[rev]) == 0 {
@@ -219,9 +225,13 @@ func mainRoutes(t strategy.Traffic, eps map[int64][]string) proxy.Routes {
 		}
 		r.Backends = append(r.Backends, proxy.Backend{Revision: revName(rev), Weight: w, Endpoints: eps[rev]})
 		total += w
+		activeReady = activeReady || rev == t.Active
 	}
 	if total == 0 {
 		return proxy.Routes{}
+	}
+	if activeReady && len(r.Backends) > 1 {
+		r.Fallback = revName(t.Active)
 	}
 	if h := t.Header; h != nil && len(eps[h.Revision]) > 0 {
 		if _, weighted := t.Weights[h.Revision]; !weighted || t.Weights[h.Revision] <= 0 {

@@ -30,6 +30,40 @@ func TestMainRoutesFollowReadyReplicas(t *testing.T) {
 			},
 		},
 		{
+			name: "canary at 20% falls back to the stable revision",
+			t:    strategy.Traffic{Weights: map[int64]int{1: 80, 2: 20}, Active: 1, Canary: 2, CanaryWeight: 20, Header: header},
+			eps:  eps,
+			want: proxy.Routes{
+				Backends: []proxy.Backend{{Revision: "1", Weight: 80, Endpoints: eps[1]}, {Revision: "2", Weight: 20, Endpoints: eps[2]}},
+				Header:   &proxy.HeaderRoute{Name: "canary", Value: "true", Revision: "2"},
+				Fallback: "1",
+			},
+		},
+		{
+			name: "rolling split falls back to the old revision",
+			t:    strategy.Traffic{Weights: map[int64]int{1: 67, 2: 33}, Active: 1},
+			eps:  eps,
+			want: proxy.Routes{
+				Backends: []proxy.Backend{{Revision: "1", Weight: 67, Endpoints: eps[1]}, {Revision: "2", Weight: 33, Endpoints: eps[2]}},
+				Fallback: "1",
+			},
+		},
+		{
+			name: "stable not ready: no fallback to a revision without replicas",
+			t:    strategy.Traffic{Weights: map[int64]int{1: 80, 2: 20}, Active: 1},
+			eps:  map[int64][]string{2: eps[2]},
+			want: proxy.Routes{Backends: []proxy.Backend{{Revision: "2", Weight: 20, Endpoints: eps[2]}}},
+		},
+		{
+			name: "canary at 0% is reached through the header only, without fallback",
+			t:    strategy.Traffic{Weights: map[int64]int{1: 100}, Active: 1, Header: header},
+			eps:  eps,
+			want: proxy.Routes{
+				Backends: []proxy.Backend{{Revision: "1", Weight: 100, Endpoints: eps[1]}, {Revision: "2", Endpoints: eps[2]}},
+				Header:   &proxy.HeaderRoute{Name: "canary", Value: "true", Revision: "2"},
+			},
+		},
+		{
 			name: "canary not ready yet: stable takes everything",
 			t:    strategy.Traffic{Weights: map[int64]int{1: 80, 2: 20}, Header: header},
 			eps:  map[int64][]string{1: eps[1]},

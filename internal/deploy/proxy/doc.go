@@ -16,6 +16,14 @@
 // are forwarded over the proxy's own keep-alive connections in the handler's goroutine;
 // everything else (request bodies, upgrades, Expect) goes through httputil.ReverseProxy.
 //
+// Routes.Fallback names a revision (the stable one, during a canary or rolling update)
+// that answers in place of any other revision whose answer to a direct-path request was a
+// server error (5xx but 501). The error is recorded for the revision that gave it, in
+// Window and http_requests_total alike, so guardrails abort a broken canary as before,
+// but users do not see its errors meanwhile; gantry_proxy_fallback_total and
+// Stats.Fallbacks count the retries and X-Gantry-Fallback names the revision replaced.
+// Header-routed requests and requests with bodies are never retried.
+//
 // A replica that refuses connections is skipped for the request (and for a moment after)
 // in favour of another replica of the same revision, and Drain lets the caller stop a
 // replica only once no request is in flight to it, so that a rollout fails no request.

@@ -67,8 +67,13 @@ func (p *Proxy) forwardDirect(w http.ResponseWriter, r *http.Request, c *call) {
 			}
 			return
 		}
-		retry, err := p.exchange(w, r, c, uc)
+		retry, fellBack, err := p.exchange(w, r, c, uc)
 		switch {
+		case fellBack && ctx.Err() == nil:
+			if p.fallBack(c) {
+				continue
+			}
+			p.fail(w, c, errNoEndpoint)
 		case err == nil || ctx.Err() != nil:
 		case retry && reused:
 			// A keep-alive connection the replica had closed, most likely because it
@@ -97,8 +102,9 @@ func (p *Proxy) failover(c *call) bool {
 }
 
 // exchange does one request/response on uc. retry reports a failure before any byte of a
-// response arrived, which is safe to repeat for the methods this path takes.
-func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, c *call, uc *upstreamConn) (retry bool, err error) {
+// response arrived, which is safe to repeat for the methods this path takes. fellBack
+// reports a server error that was not passed on because the fallback revision is to answer.
+func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, c *call, uc *upstreamConn) (retry, fellBack bool, err error) {
 	// A client that goes away must not leave the handler blocked on a slow replica.
 	stop := context.AfterFunc(r.Context(), func() { _ = uc.nc.SetDeadline(time.Unix(1, 0)) })
 	keep := false
@@ -112,15 +118,15 @@ func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, c *call, uc *up
 
 	writeRequest(uc, r, c.id)
 	if err := uc.bw.Flush(); err != nil {
-		return true, fmt.Errorf("send request to replica %s: %w", c.ep.addr, err)
+		return true, false, fmt.Errorf("send request to replica %s: %w", c.ep.addr, err)
 	}
 	if _, err := uc.br.Peek(1); err != nil {
-		return true, fmt.Errorf("read response from replica %s: %w", c.ep.addr, errNoResponse)
+		return true, false, fmt.Errorf("read response from replica %s: %w", c.ep.addr, errNoResponse)
 	}
 	resp, err := http.ReadResponse(uc.br, r)
 	for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 {
 		if resp.StatusCode == http.StatusSwitchingProtocols {
-			return false, fmt.Errorf("replica %s switched protocols without being asked", c.ep.addr)
+			return false, false, fmt.Errorf("replica %s switched protocols without being asked", c.ep.addr)
 		}
 		if resp.StatusCode != http.StatusContinue { // e.g. 103 Early Hints: pass it on
 			h := w.Header()
@@ -131,13 +137,21 @@ func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, c *call, uc *up
 		resp, err = http.ReadResponse(uc.br, r)
 	}
 	if err != nil {
-		return false, fmt.Errorf("read response from replica %s: %w", c.ep.addr, err)
+		return false, false, fmt.Errorf("read response from replica %s: %w", c.ep.addr, err)
+	}
+	if p.shouldFallBack(c, resp.StatusCode) {
+		c.code = resp.StatusCode
+		keep = discard(resp) && !resp.Close
+		return false, true, nil
 	}
 
 	h := w.Header()
 	copyResponseHeader(h, resp.Header)
 	h[HeaderRequestID] = []string{c.id}
 	h[HeaderRevision] = c.rt.rev.header
+	if c.from != nil {
+		h[HeaderFallback] = c.from.header
+	}
 	if len(resp.Trailer) > 0 {
 		names := make([]string, 0, len(resp.Trailer))
 		for k := range resp.Trailer {
@@ -151,7 +165,7 @@ func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, c *call, uc *up
 	if resp.Body != http.NoBody {
 		if err := p.copyBody(w, resp); err != nil {
 			if r.Context().Err() != nil || errors.Is(err, errClientWrite) {
-				return false, nil // the client left; nothing more to tell it
+				return false, false, nil // the client left; nothing more to tell it
 			}
 			// Headers are out: the only honest signal left is to cut the response.
 			c.fail = true
@@ -163,7 +177,7 @@ func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, c *call, uc *up
 		h[k] = vv
 	}
 	keep = !resp.Close
-	return false, nil
+	return false, false, nil
 }
 
 var errClientWrite = errors.New("write to client")

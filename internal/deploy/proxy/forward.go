@@ -18,6 +18,9 @@ import (
 const (
 	HeaderRequestID = "X-Request-Id"
 	HeaderRevision  = "X-Gantry-Revision"
+	// HeaderFallback names the revision whose server error the fallback revision (named
+	// by X-Gantry-Revision) answered for.
+	HeaderFallback = "X-Gantry-Fallback"
 )
 
 // downFor is how long a replica that refused a connection is passed over while others
@@ -88,7 +91,8 @@ type call struct {
 	id    string
 	begin time.Time // when the request arrived, on the proxy's clock
 	code  int
-	fail  bool // the proxy answered with an error of its own
+	fail  bool      // the proxy answered with an error of its own
+	from  *revision // the revision whose server error the fallback answers for, or nil
 	body  *trackBody
 }
 
@@ -266,6 +270,9 @@ func (p *Proxy) fail(w http.ResponseWriter, c *call, err error) {
 	h := w.Header()
 	h.Set(HeaderRequestID, c.id)
 	h.Set(HeaderRevision, c.rt.rev.name)
+	if c.from != nil {
+		h[HeaderFallback] = c.from.header
+	}
 	msg := fmt.Sprintf("gantry proxy: revision %s of %s: %s failed: %v", c.rt.rev.name, p.opts.App, where, err)
 	if errors.Is(err, errNoEndpoint) {
 		msg = fmt.Sprintf("gantry proxy: revision %s of %s: %v", c.rt.rev.name, p.opts.App, err)

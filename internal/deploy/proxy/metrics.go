@@ -15,8 +15,9 @@ import (
 // Metrics once per registry and hand it to every proxy (or let New do it through
 // Options.Registerer, which finds the collectors already registered).
 type Metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	fallbacks *prometheus.CounterVec
 }
 
 // durationBuckets start well below a millisecond: a proxy in front of loopback replicas
@@ -25,8 +26,9 @@ var durationBuckets = []float64{
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 }
 
-// NewMetrics registers http_requests_total{env,app,revision,code} and
-// http_request_duration_seconds{env,app,revision} on reg, or reuses them when another
+// NewMetrics registers http_requests_total{env,app,revision,code},
+// http_request_duration_seconds{env,app,revision} and
+// gantry_proxy_fallback_total{env,app,revision} on reg, or reuses them when another
 // proxy registered them already.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	labels := []string{"env", "app", "revision"}
@@ -39,12 +41,19 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Help:    "Time from a request reaching the Gantry proxy to its response body being sent.",
 		Buckets: durationBuckets,
 	}, labels)
+	fb := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gantry_proxy_fallback_total",
+		Help: "Server errors of a revision that the client did not see because the fallback revision answered instead.",
+	}, labels)
 	m := &Metrics{}
 	var err error
 	if m.requests, err = register(reg, req); err != nil {
 		return nil, err
 	}
 	if m.duration, err = register(reg, dur); err != nil {
+		return nil, err
+	}
+	if m.fallbacks, err = register(reg, fb); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -71,6 +80,7 @@ type revMetrics struct {
 	env, app string
 	rev      string
 	duration prometheus.Observer
+	fallback prometheus.Counter
 	codes    [900]atomic.Pointer[prometheus.Counter] // status 100..999
 }
 
@@ -79,7 +89,15 @@ func newRevMetrics(m *Metrics, env, app, rev string) *revMetrics {
 		return nil
 	}
 	return &revMetrics{m: m, env: env, app: app, rev: rev,
-		duration: m.duration.WithLabelValues(env, app, rev)}
+		duration: m.duration.WithLabelValues(env, app, rev),
+		fallback: m.fallbacks.WithLabelValues(env, app, rev)}
+}
+
+// fellBack counts one of the revision's server errors answered by the fallback instead.
+func (r *revMetrics) fellBack() {
+	if r != nil {
+		r.fallback.Inc()
+	}
 }
 
 func (r *revMetrics) observe(code int, d time.Duration) {
@@ -109,4 +127,5 @@ func (r *revMetrics) forget() {
 	l := prometheus.Labels{"env": r.env, "app": r.app, "revision": r.rev}
 	r.m.requests.DeletePartialMatch(l)
 	r.m.duration.DeletePartialMatch(l)
+	r.m.fallbacks.DeletePartialMatch(l)
 }

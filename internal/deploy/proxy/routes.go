@@ -8,6 +8,13 @@ type Routes struct {
 	// Header, when set, sends requests that carry a header value to one revision whatever
 	// its weight, so testers can reach a canary before it takes ordinary traffic.
 	Header *HeaderRoute
+	// Fallback, when set, names the revision (one of Backends) that answers instead of any
+	// other revision whose answer to a body-less GET, HEAD or OPTIONS was a server error
+	// (5xx except 501). The failed answer still counts in its revision's figures, so
+	// guardrails see the failure while the client does not; header-routed requests are
+	// never sent to the fallback, since the tester asked for that revision's own answer.
+	// Empty turns fallback retries off.
+	Fallback string
 }
 
 // Backend is one revision of the application and the replicas that serve it.

@@ -28,6 +28,13 @@ const (
 	numClasses
 )
 
+// classFallback is a count kept beside the classes rather than one of them: a server
+// error the fallback revision answered for instead, already counted as class5xx.
+const (
+	classFallback = numClasses
+	numCounts     = numClasses + 1
+)
+
 func classOf(code int) class {
 	switch code / 100 {
 	case 2:
@@ -62,6 +69,9 @@ type Stats struct {
 	// Errors5xx is Status5xx plus ProxyErrors: every request a client saw fail on the
 	// server side.
 	Errors5xx int64
+	// Fallbacks counts the revision's server errors that the client never saw because
+	// Routes.Fallback answered instead; they are included in Status5xx.
+	Fallbacks int64
 
 	hist *hdr.Histogram
 }
@@ -93,6 +103,10 @@ func (s Stats) RequestRate() float64 {
 }
 
 func (s *Stats) add(c class, n int64) {
+	if c == classFallback {
+		s.Fallbacks += n
+		return
+	}
 	s.Requests += n
 	switch c {
 	case class2xx:
@@ -113,9 +127,10 @@ func (s *Stats) add(c class, n int64) {
 }
 
 // counts turns the figures back into per-class counts, to store a merged group.
-func (s *Stats) counts() (c [numClasses]int64) {
+func (s *Stats) counts() (c [numCounts]int64) {
 	c[class2xx], c[class3xx], c[class4xx], c[class5xx] = s.Status2xx, s.Status3xx, s.Status4xx, s.Status5xx
 	c[classProxyError], c[classCanceled] = s.ProxyErrors, s.Canceled
+	c[classFallback] = s.Fallbacks
 	c[classOther] = s.Requests - s.Status2xx - s.Status3xx - s.Status4xx - s.Status5xx - s.ProxyErrors - s.Canceled
 	return c
 }

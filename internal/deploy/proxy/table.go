@@ -38,6 +38,7 @@ type table struct {
 	headerKey string // canonical header name, "" without a header route
 	headerVal string
 	headerTo  *route
+	fallback  *route // answers for other revisions' server errors; nil when off
 
 	// schedule is one full smooth weighted round-robin cycle when it is short enough;
 	// next walks it, which keeps the split exact under concurrency without a lock.
@@ -82,6 +83,9 @@ func compile(r Routes, ep func(string) *endpoint, rev func(string) *revision) *t
 		t.headerKey = http.CanonicalHeaderKey(h.Name)
 		t.headerVal = h.Value
 		t.headerTo = byName[h.Revision]
+	}
+	if r.Fallback != "" {
+		t.fallback = byName[r.Fallback]
 	}
 	t.buildSchedule()
 	return t
@@ -137,12 +141,8 @@ func swrrStep(cur, w []int64, total int64) int {
 // pick chooses the revision for a request: the header route when it matches, otherwise
 // the next weighted turn. It returns nil when nothing takes ordinary traffic.
 func (t *table) pick(h http.Header) *route {
-	if t.headerTo != nil {
-		for _, v := range h[t.headerKey] {
-			if v == t.headerVal {
-				return t.headerTo
-			}
-		}
+	if t.headerMatch(h) {
+		return t.headerTo
 	}
 	switch {
 	case t.weighted == 0:
@@ -157,6 +157,19 @@ func (t *table) pick(h http.Header) *route {
 	i := swrrStep(t.current, t.weights, t.total)
 	t.mu.Unlock()
 	return t.routes[i]
+}
+
+// headerMatch reports whether the header route sends a request with header h to its revision.
+func (t *table) headerMatch(h http.Header) bool {
+	if t.headerTo == nil {
+		return false
+	}
+	for _, v := range h[t.headerKey] {
+		if v == t.headerVal {
+			return true
+		}
+	}
+	return false
 }
 
 // pickEndpoint chooses the replica with the fewest requests in flight, starting the scan

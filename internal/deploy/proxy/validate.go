@@ -58,6 +58,9 @@ func (r Routes) Validate() error {
 			return fmt.Errorf("header route: revision %q is not among the backends", h.Revision)
 		}
 	}
+	if r.Fallback != "" && !seenRev[r.Fallback] {
+		return fmt.Errorf("fallback: revision %q is not among the backends", r.Fallback)
+	}
 	return nil
 }
 

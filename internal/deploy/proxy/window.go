@@ -20,7 +20,7 @@ func newHist() *hdr.Histogram { return hdr.New(1, maxLatency.Microseconds(), his
 type bucket struct {
 	mu     sync.Mutex
 	slot   int64 // clock / width; -1 when unused
-	counts [numClasses]int64
+	counts [numCounts]int64
 	hist   *hdr.Histogram // allocated on first use, reset on reuse
 }
 
@@ -28,7 +28,7 @@ type bucket struct {
 // it once no request can land in it any more.
 type group struct {
 	index  int64 // slot / groupSize; -1 when unbuilt
-	counts [numClasses]int64
+	counts [numCounts]int64
 	hist   *hdr.Histogram
 }
 
@@ -57,14 +57,17 @@ func newWindow(size, width time.Duration) *window {
 	return w
 }
 
-func (w *window) record(now int64, c class, d time.Duration) {
+func (w *window) record(now int64, c class, d time.Duration) { w.recordAs(now, c, d, false) }
+
+// recordAs records a request and, when fellBack, that the fallback revision answered for it.
+func (w *window) recordAs(now int64, c class, d time.Duration, fellBack bool) {
 	us := min(max(d.Microseconds(), 1), maxLatency.Microseconds())
 	slot := now / w.width
 	b := &w.buckets[slot%int64(len(w.buckets))]
 	b.mu.Lock()
 	if b.slot != slot {
 		b.slot = slot
-		b.counts = [numClasses]int64{}
+		b.counts = [numCounts]int64{}
 		if b.hist != nil {
 			b.hist.Reset()
 		}
@@ -73,6 +76,9 @@ func (w *window) record(now int64, c class, d time.Duration) {
 		b.hist = newHist()
 	}
 	b.counts[c]++
+	if fellBack {
+		b.counts[classFallback]++
+	}
 	_ = b.hist.RecordValue(us) // us is clamped into the histogram's range
 	b.mu.Unlock()
 	w.first.CompareAndSwap(-1, now)
@@ -137,7 +143,7 @@ func (w *window) addGroup(s *Stats, g int64) bool {
 	gr := &w.groups[g%int64(len(w.groups))]
 	if gr.index != g {
 		gr.index = g
-		gr.counts = [numClasses]int64{}
+		gr.counts = [numCounts]int64{}
 		if gr.hist == nil {
 			gr.hist = newHist()
 		} else {
