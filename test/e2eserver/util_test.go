@@ -3,8 +3,8 @@ package e2eserver
 import (
 	"bytes"
 	"io"
-	"net/http"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
