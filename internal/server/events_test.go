@@ -26,3 +26,19 @@ func TestUTF8BoundaryKeepsCharactersWhole(t *testing.T) {
 		}
 	}
 }
+
+func TestDBSettingPicksTheStore(t *testing.T) {
+	for db, pg := range map[string]bool{
+		"":                                   false,
+		"/var/lib/gantry/gantry.db":          false,
+		"sqlite://gantry.db":                 false,
+		"postgres://u@db/gantry":             true,
+		"postgresql://u@db/gantry":           true,
+		"host=127.0.0.1 port=5432 dbname=ci": true,
+		"dbname=ci":                          true,
+	} {
+		if got := isPostgres(db); got != pg {
+			t.Errorf("isPostgres(%q) = %v, want %v", db, got, pg)
+		}
+	}
+}

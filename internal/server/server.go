@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 func openStore(ctx context.Context, cfg Config) (store.Store, error) {
-	if strings.HasPrefix(cfg.DB, "postgres://") || strings.HasPrefix(cfg.DB, "postgresql://") {
+	if isPostgres(cfg.DB) {
 		st, err := postgres.Open(ctx, cfg.DB)
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL: %w", err)
@@ -153,6 +153,20 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 	}
 	return st, nil
+}
+
+// isPostgres tells a PostgreSQL connection string — a URL or libpq's
+// key=value form — from a SQLite path.
+func isPostgres(db string) bool {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return true
+	}
+	for _, f := range strings.Fields(db) {
+		if k, _, ok := strings.Cut(f, "="); ok && (k == "host" || k == "dbname" || k == "user") {
+			return true
+		}
+	}
+	return false
 }
 
 // ensureAdminToken creates the first admin token, prints it once and
