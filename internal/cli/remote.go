@@ -282,27 +282,33 @@ func newPipelineCmd() *cobra.Command {
 	}
 	showCmd.Flags().BoolVar(&showJSON, "json", false, "print JSON")
 
-	action := func(verb, short string) *cobra.Command {
-		return &cobra.Command{
-			Use:   verb + " ID",
-			Short: short,
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := sf.client()
-				if err != nil {
-					return err
-				}
-				var out map[string]any
-				if err := c.do(cmd.Context(), "POST", "/api/v1/pipelines/"+url.PathEscape(args[0])+"/"+verb, nil, &out); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Pipeline #%v: %v\n", out["id"], out["status"])
-				return nil
-			},
-		}
-	}
-	cmd.AddCommand(runCmd, listCmd, showCmd, action("cancel", "Cancel a pipeline"), action("retry", "Retry a pipeline's failed jobs"))
+	pipelineLine := func(out map[string]any) string { return fmt.Sprintf("Pipeline #%v: %v", out["id"], out["status"]) }
+	cmd.AddCommand(runCmd, listCmd, showCmd,
+		actionCmd(&sf, "pipelines", "cancel", "Cancel a pipeline", pipelineLine),
+		actionCmd(&sf, "pipelines", "retry", "Retry a pipeline's failed jobs", pipelineLine))
 	return cmd
+}
+
+// actionCmd is `gantry <pipeline|job> VERB ID`: POST /api/v1/<kind>/ID/VERB,
+// then one line about the result.
+func actionCmd(sf *serverFlags, kind, verb, short string, line func(map[string]any) string) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := sf.client()
+			if err != nil {
+				return err
+			}
+			var out map[string]any
+			if err := c.do(cmd.Context(), "POST", "/api/v1/"+kind+"/"+url.PathEscape(args[0])+"/"+verb, nil, &out); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), line(out))
+			return nil
+		},
+	}
 }
 
 // waitPipeline polls until the pipeline ends (or waits on a manual job).
@@ -352,26 +358,13 @@ func newJobCmd() *cobra.Command {
 		},
 	}
 	logCmd.Flags().BoolVarP(&follow, "follow", "f", false, "stream the log until the job ends")
-	action := func(verb, short string) *cobra.Command {
-		return &cobra.Command{
-			Use:   verb + " ID",
-			Short: short,
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := sf.client()
-				if err != nil {
-					return err
-				}
-				var out map[string]any
-				if err := c.do(cmd.Context(), "POST", "/api/v1/jobs/"+url.PathEscape(args[0])+"/"+verb, nil, &out); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Job #%v %v: %v\n", out["id"], out["name"], out["status"])
-				return nil
-			},
-		}
+	jobLine := func(out map[string]any) string {
+		return fmt.Sprintf("Job #%v %v: %v", out["id"], out["name"], out["status"])
 	}
-	cmd.AddCommand(logCmd, action("play", "Run a manual job"), action("retry", "Retry a job that ended"), action("cancel", "Cancel a job"))
+	cmd.AddCommand(logCmd,
+		actionCmd(&sf, "jobs", "play", "Run a manual job", jobLine),
+		actionCmd(&sf, "jobs", "retry", "Retry a job that ended", jobLine),
+		actionCmd(&sf, "jobs", "cancel", "Cancel a job", jobLine))
 	return cmd
 }
 
