@@ -111,9 +111,35 @@ func (c *Controller) guard(auth Authorizer, write bool, h func(w http.ResponseWr
 	}
 }
 
+// tierOf is the tier the newest revision's spec gives k's environment.
+func (c *Controller) tierOf(k Key) spec.Tier {
+	ro, err := c.lookup(k)
+	if err != nil {
+		return ""
+	}
+	ro.mu.Lock()
+	defer ro.mu.Unlock()
+	var newest int64
+	for n := range ro.revs {
+		newest = max(newest, n)
+	}
+	if lr := ro.revs[newest]; lr != nil && lr.spec != nil {
+		if env := lr.spec.Environment(k.Env); env != nil {
+			return env.Tier
+		}
+	}
+	return ""
+}
+
 // serveAction runs promote, abort, retry, pause and undo.
 func (c *Controller) serveAction(w http.ResponseWriter, r *http.Request, k Key, who Caller) {
 	ctx := r.Context()
+	if who.JobID != 0 && !who.JobPlayedByUser && c.tierOf(k) == spec.TierProduction {
+		// A job may change production traffic only with the approval a
+		// deploy there needs: a user played it.
+		writeError(w, http.StatusForbidden, fmt.Errorf("environment %q is a production-tier environment: a job changes its rollout only when it is a manual job a user played", k.Env))
+		return
+	}
 	var st *Status
 	var err error
 	switch action := r.PathValue("action"); action {

@@ -125,6 +125,11 @@ environments:
 	if code, body := base.as("reader").action("demo", "wasm-service", "production", "undo"); code != http.StatusForbidden {
 		t.Errorf("undo with a read-only token: %d %s, want 403", code, body)
 	}
+	for _, action := range []string{"promote", "undo"} {
+		if code, body := job.action("demo", "wasm-service", "production", action); code != http.StatusForbidden || !strings.Contains(string(body), "production") {
+			t.Errorf("%s of production by an unapproved job: %d %s, want 403", action, code, body)
+		}
+	}
 	if code, body := admin.action("demo", "wasm-service", "production", "undo"); code != http.StatusOK {
 		t.Fatalf("undo: %d %s", code, body)
 	}
