@@ -402,3 +402,36 @@ func TestAnalysisResumesAfterRestart(t *testing.T) {
 		t.Errorf("verdict %+v, want Successful", st.Analysis)
 	}
 }
+
+// A blue-green pre-promotion analysis judges the traffic testers send to
+// the preview address: a green that answers 500s there is aborted before
+// any user on the main address reaches it.
+func TestPrePromotionAnalysisJudgesPreviewTraffic(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	addr, preview := freeAddr(t), freeAddr(t)
+	spec := processSpec(t, "bg", 2, fmt.Sprintf(`  production:
+    listen: %s
+    strategy:
+      blueGreen:
+        previewListen: %q
+        autoPromotionEnabled: false
+        prePromotionAnalysis: {templates: [errors]}
+`, addr, preview)) + errorRateTemplate
+	k := h.key("bg", "production")
+	h.deploy(spec, "production", "blue", nil)
+	st := h.waitHealthy(k, 1)
+	users := startLoad(t, st.URL, 2)
+	testers := startRevLoad(t, "http://"+preview+"/", "2", 2, 50*time.Millisecond)
+
+	h.deploy(spec, "production", "green", map[string]string{"FAIL": "1"})
+	st = h.waitStatus(k, "green aborted by its pre-promotion analysis", func(s *deploy.Status) bool { return s.Phase == "Degraded" })
+	testers.stop()
+	if st.Analysis == nil || st.Analysis.Run != "prePromotion" || st.Analysis.Phase != analysis.PhaseFailed {
+		t.Fatalf("verdict %+v, want prePromotion Failed", st.Analysis)
+	}
+	if st.Stable == nil || st.Stable.Revision != 1 {
+		t.Fatalf("stable is %s, want blue", describe(st))
+	}
+	users.check(t) // the main address never served green
+}

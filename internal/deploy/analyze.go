@@ -25,6 +25,12 @@ type proxied interface {
 	Proxy() *proxy.Proxy
 }
 
+// previewed is a target environment with a blue-green preview address,
+// whose own proxy sees the traffic a pre-promotion analysis judges.
+type previewed interface {
+	PreviewProxy() *proxy.Proxy
+}
+
 // analyzer runs a rollout's analysis: runners for the analysis steps,
 // background and blue-green runs, and the guardrails of a canary taking
 // traffic. The loop starts and stops them (sync) and asks for a verdict
@@ -268,6 +274,9 @@ func (an *analyzer) startLocked(w want, rr *runRecord, sp *spec.Spec, tenv targe
 	var stats analysis.Source
 	if p, ok := tenv.(proxied); ok {
 		stats = p.Proxy()
+	}
+	if p, ok := tenv.(previewed); ok && w.name == RunPrePromotion {
+		stats = p.PreviewProxy() // before promotion only testers reach the new revision
 	}
 	runner := &analysis.Runner{
 		Run:      run,

@@ -319,3 +319,6 @@ func (e *Env) Close(ctx context.Context) error {
 // Proxy is the main address's proxy: analysis reads its per-revision
 // windows and guardrails subscribe to its request batches.
 func (e *Env) Proxy() *proxy.Proxy { return e.main }
+
+// PreviewProxy is the proxy of the blue-green preview address.
+func (e *Env) PreviewProxy() *proxy.Proxy { return e.preview }
