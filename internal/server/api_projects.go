@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -315,4 +314,3 @@ func (s *Server) deleteVariable(w http.ResponseWriter, r *http.Request, p *princ
 	w.WriteHeader(http.StatusNoContent)
 }
 
-var _ = errors.New
