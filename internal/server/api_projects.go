@@ -313,4 +313,3 @@ func (s *Server) deleteVariable(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-
