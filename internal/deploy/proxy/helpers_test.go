@@ -69,7 +69,9 @@ func startProxy(t testing.TB, opts Options) (*Proxy, string) {
 	t.Helper()
 	p := New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := Serve(ctx, "127.0.0.1:0", p, ServeOptions{ShutdownTimeout: 5 * time.Second})
+	// Longer than the 5 s for which net/http waits on a connection that
+	// never sent a request (a client's spare dial) before closing it.
+	srv, err := Serve(ctx, "127.0.0.1:0", p, ServeOptions{ShutdownTimeout: 15 * time.Second})
 	if err != nil {
 		t.Fatalf("serve proxy: %v", err)
 	}
