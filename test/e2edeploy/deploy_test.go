@@ -72,8 +72,8 @@ func TestDeployExampleToStagingAndProduction(t *testing.T) {
 	if code, body, _ := get("http://"+listens["production"]+"/", "canary", "true"); code != 200 || !strings.Contains(body, "v2") {
 		t.Errorf("the canary header reached %d %q, want v2", code, body)
 	}
-	s.stop(syscall.SIGKILL)
-	s.start()
+	s.Stop(syscall.SIGKILL)
+	s.Start()
 	after := s.waitStatus(dir, "production", "the restored canary", func(st rolloutStatus) bool { return st.Phase != "" })
 	if after.Phase != "Paused" || after.Step != before.Step || after.Weight != before.Weight ||
 		after.Canary == nil || after.Canary.Revision != before.Canary.Revision {

@@ -4,7 +4,6 @@
 package e2edeploy
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -16,10 +15,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gantry-ci/gantry/test/gantrytest"
 )
 
 // Built once by TestMain.
@@ -29,152 +28,48 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "gantry-e2edeploy-")
+	bin, cleanup, err := gantrytest.Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2edeploy:", err)
-		return 1
+		os.Exit(1)
 	}
-	defer os.RemoveAll(dir)
-	gantryBin = filepath.Join(dir, "gantry")
-	wasmFile = filepath.Join(dir, "service.wasm")
-	for _, b := range []struct {
-		out, pkg string
-		env      []string
-	}{
-		{gantryBin, "./cmd/gantry", nil},
-		{wasmFile, "./examples/wasm-service", []string{"GOOS=wasip1", "GOARCH=wasm"}},
-	} {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
-		cmd.Dir = filepath.Join("..", "..")
-		cmd.Env = append(os.Environ(), b.env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "e2edeploy: build %s: %v\n%s", b.pkg, err, out)
-			return 1
-		}
+	gantryBin = bin
+	wasmFile = filepath.Join(filepath.Dir(bin), "service.wasm")
+	cmd := exec.Command("go", "build", "-o", wasmFile, "./examples/wasm-service")
+	cmd.Dir = filepath.Join("..", "..")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	code := 1
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2edeploy: build the example: %v\n%s", err, out)
+	} else {
+		code = m.Run()
 	}
-	return m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
-// server is a `gantry server` process.
-type server struct {
-	t     *testing.T
-	data  string
-	url   string
-	token string
-	cmd   *exec.Cmd
-	out   *syncBuffer
-	done  chan struct{}
-}
+// server is a `gantry server` process without a runner: deploys come
+// from the CLI here.
+type server struct{ *gantrytest.Server }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startServer runs a server with its own data folder and no runners.
 func startServer(t *testing.T) *server {
 	t.Helper()
-	s := &server{t: t, data: filepath.Join(t.TempDir(), "data")}
-	s.start()
-	t.Cleanup(func() { s.stop(syscall.SIGTERM) })
-	return s
-}
-
-// start starts the server process; a restart keeps its address.
-func (s *server) start() {
-	t := s.t
-	t.Helper()
-	listen := "127.0.0.1:0"
-	if s.url != "" {
-		listen = strings.TrimPrefix(s.url, "http://")
-	}
-	s.cmd = exec.Command(gantryBin, "server", "--data", s.data, "--listen", listen, "--runners", "-1")
-	s.out = &syncBuffer{}
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cmd.Stderr = s.out
-	s.cmd.Env = append(os.Environ(), "GANTRY_TOKEN=", "GANTRY_SERVER=")
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.done = make(chan struct{})
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			s.out.Write([]byte(line + "\n"))
-			if u, ok := strings.CutPrefix(line, "Gantry server listening on "); ok {
-				urls <- u
-			}
-		}
-	}()
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	select {
-	case s.url = <-urls:
-	case <-s.done:
-		t.Fatalf("server exited at start:\n%s", s.out.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("server did not start:\n%s", s.out.String())
-	}
-	tok, err := os.ReadFile(filepath.Join(s.data, "admin-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.token = strings.TrimSpace(string(tok))
-}
-
-// stop signals the server's process group and waits for it.
-func (s *server) stop(sig syscall.Signal) {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, sig)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-	}
+	return &server{gantrytest.StartServer(t, gantryBin, "--runners", "-1")}
 }
 
 // gantry runs the CLI against the server in dir and returns its output
 // and exit code.
 func (s *server) gantry(dir string, args ...string) (string, int) {
-	s.t.Helper()
+	s.T.Helper()
 	cmd := exec.Command(gantryBin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GANTRY_SERVER="+s.url, "GANTRY_TOKEN="+s.token,
+	cmd.Env = append(os.Environ(), "GANTRY_SERVER="+s.URL, "GANTRY_TOKEN="+s.Token,
 		"CI_JOB_TOKEN=", "CI_ENVIRONMENT_NAME=", "CI_PROJECT_NAME=", "CI_COMMIT_SHA=")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
+		s.T.Fatal(err)
 	}
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -182,17 +77,17 @@ func (s *server) gantry(dir string, args ...string) (string, int) {
 	case <-time.After(3 * time.Minute):
 		_ = cmd.Process.Kill()
 		<-done
-		s.t.Fatalf("gantry %s did not finish:\n%s\nserver log:\n%s", strings.Join(args, " "), out.String(), s.out.String())
+		s.T.Fatalf("gantry %s did not finish:\n%s\nserver log:\n%s", strings.Join(args, " "), out.String(), s.Out.String())
 	}
 	return out.String(), cmd.ProcessState.ExitCode()
 }
 
 // mustGantry runs the CLI and fails the test unless it exits 0.
 func (s *server) mustGantry(dir string, args ...string) string {
-	s.t.Helper()
+	s.T.Helper()
 	out, code := s.gantry(dir, args...)
 	if code != 0 {
-		s.t.Fatalf("gantry %s: exit %d\n%s\nserver log:\n%s", strings.Join(args, " "), code, out, s.out.String())
+		s.T.Fatalf("gantry %s: exit %d\n%s\nserver log:\n%s", strings.Join(args, " "), code, out, s.Out.String())
 	}
 	return out
 }
@@ -215,18 +110,18 @@ type rolloutStatus struct {
 }
 
 func (s *server) status(dir, env string) (rolloutStatus, string) {
-	s.t.Helper()
+	s.T.Helper()
 	out := s.mustGantry(dir, "rollout", "status", "wasm-service", "--env", env, "--project", "wasm-service", "--json")
 	var st rolloutStatus
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		s.t.Fatalf("rollout status --json: %v\n%s", err, out)
+		s.T.Fatalf("rollout status --json: %v\n%s", err, out)
 	}
 	return st, out
 }
 
 // waitStatus polls `gantry rollout status` until ok.
 func (s *server) waitStatus(dir, env, what string, ok func(rolloutStatus) bool) rolloutStatus {
-	s.t.Helper()
+	s.T.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	var raw string
 	for time.Now().Before(deadline) {
@@ -237,7 +132,7 @@ func (s *server) waitStatus(dir, env, what string, ok func(rolloutStatus) bool) 
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	s.t.Fatalf("timed out waiting for %s in %s; last status:\n%s\nserver log:\n%s", what, env, raw, s.out.String())
+	s.T.Fatalf("timed out waiting for %s in %s; last status:\n%s\nserver log:\n%s", what, env, raw, s.Out.String())
 	return rolloutStatus{}
 }
 
@@ -330,14 +225,14 @@ func versions(t *testing.T, url string, n int) map[string]int {
 // addProject registers a project (over a fresh git repository) for the
 // deploys to belong to.
 func (s *server) addProject(name string) {
-	s.t.Helper()
-	repo := s.t.TempDir()
+	s.T.Helper()
+	repo := s.T.TempDir()
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main"},
 		{"-c", "user.email=e2e@example.com", "-c", "user.name=e2e", "commit", "-q", "--allow-empty", "-m", "init"},
 	} {
 		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
-			s.t.Fatalf("git %v: %v\n%s", args, err, out)
+			s.T.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
 	s.mustGantry(repo, "project", "add", name, "--repo", repo)

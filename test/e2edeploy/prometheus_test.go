@@ -80,7 +80,7 @@ func yamlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 // with the canary's revision filled in.
 func TestPrometheusProviderAgreesWithBuiltin(t *testing.T) {
 	s := startServer(t)
-	promURL := startPrometheus(t, strings.TrimPrefix(s.url, "http://"))
+	promURL := startPrometheus(t, strings.TrimPrefix(s.URL, "http://"))
 	listen := freeAddr(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "gantry.deploy.yaml"), []byte(prometheusSpec(listen, promURL)), 0o644); err != nil {
@@ -127,7 +127,7 @@ func TestPrometheusProviderAgreesWithBuiltin(t *testing.T) {
 		t.Fatalf("good canary: phase %s, stable %+v; want Healthy on v2\nanalysis: %+v", st.Phase, st.Stable, a)
 	}
 	s.checkAgreement(a, 2, "Successful", "Failed")
-	if !metricsHave(s.url, `app="wasm-service"`, `env="production"`, `revision="2"`) {
+	if !metricsHave(s.URL, `app="wasm-service"`, `env="production"`, `revision="2"`) {
 		t.Errorf("/metrics has no http_requests_total series labelled revision=\"2\", the value {{canary}} resolves to")
 	}
 
@@ -149,11 +149,11 @@ func TestPrometheusProviderAgreesWithBuiltin(t *testing.T) {
 
 // analysis runs `gantry rollout analysis --json`.
 func (s *server) analysis(dir string) analysisJSON {
-	s.t.Helper()
+	s.T.Helper()
 	out := s.mustGantry(dir, "rollout", "analysis", "wasm-service", "--env", "production", "--project", "wasm-service", "--json")
 	var a analysisJSON
 	if err := json.Unmarshal([]byte(out), &a); err != nil {
-		s.t.Fatalf("rollout analysis --json: %v\n%s", err, out)
+		s.T.Fatalf("rollout analysis --json: %v\n%s", err, out)
 	}
 	return a
 }
@@ -162,7 +162,7 @@ func (s *server) analysis(dir string) analysisJSON {
 // alike: each has a measurement in phase want, none in phase not, and
 // every Prometheus measurement shows the query as sent to Prometheus.
 func (s *server) checkAgreement(a analysisJSON, rev int64, want, not string) {
-	t := s.t
+	t := s.T
 	t.Helper()
 	phases, queries := a.phasesByMetric(rev)
 	t.Logf("revision %d: measurements %v; verdict %+v", rev, phases, a.Verdict)

@@ -122,8 +122,8 @@ func TestMaskedVariableStaysMaskedAndSecretsAreNotShownAgain(t *testing.T) {
 	if strings.Contains(log, secret) || !strings.Contains(log, "token is [MASKED]") || !strings.Contains(log, "plain is eu-west") {
 		t.Fatalf("log:\n%s", log)
 	}
-	if grepData(t, s.data, secret) {
-		t.Errorf("the secret is stored in plain text under %s", s.data)
+	if grepData(t, s.Data, secret) {
+		t.Errorf("the secret is stored in plain text under %s", s.Data)
 	}
 }
 
@@ -183,8 +183,8 @@ type sseEvent struct{ id, event, data string }
 // readEvents reads the project's event stream until it goes quiet.
 func readEvents(t *testing.T, s *server, lastID string) []sseEvent {
 	t.Helper()
-	req, _ := http.NewRequest("GET", s.url+"/api/v1/events?project=app", nil)
-	req.Header.Set("Authorization", "Bearer "+s.token)
+	req, _ := http.NewRequest("GET", s.URL+"/api/v1/events?project=app", nil)
+	req.Header.Set("Authorization", "Bearer "+s.Token)
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}

@@ -17,12 +17,12 @@ const zeroSHA = "0000000000000000000000000000000000000000"
 
 // deliver posts a webhook body with headers and returns the status.
 func (s *server) deliver(project string, kind forge.Kind, h http.Header, body []byte) int {
-	s.t.Helper()
-	req, _ := http.NewRequest("POST", s.url+"/hooks/"+project+"/"+string(kind), bytes.NewReader(body))
+	s.T.Helper()
+	req, _ := http.NewRequest("POST", s.URL+"/hooks/"+project+"/"+string(kind), bytes.NewReader(body))
 	req.Header = h.Clone()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatal(err)
+		s.T.Fatal(err)
 	}
 	resp.Body.Close()
 	return resp.StatusCode
@@ -68,7 +68,7 @@ func TestSignedGitLabPushRunsPipelineToSuccess(t *testing.T) {
 
 	body := gitlabPush("refs/heads/main", zeroSHA, sha, "initial")
 	if code := s.deliver("app", forge.KindGitLab, gitlabHeaders(body, proj.WebhookSecret), body); code != http.StatusCreated {
-		t.Fatalf("webhook answered %d, want 201\n%s", code, s.out.String())
+		t.Fatalf("webhook answered %d, want 201\n%s", code, s.Out.String())
 	}
 	list := s.listPipelines("app")
 	if len(list) != 1 || list[0].SHA != sha || list[0].Source != "push" || list[0].Ref != "main" {
@@ -117,7 +117,7 @@ branch-only:
 	h := forge.Sign(forge.KindGitHub, body, proj.WebhookSecret)
 	h.Set("X-GitHub-Event", "push")
 	if code := s.deliver("lib", forge.KindGitHub, h, body); code != http.StatusCreated {
-		t.Fatalf("webhook answered %d\n%s", code, s.out.String())
+		t.Fatalf("webhook answered %d\n%s", code, s.Out.String())
 	}
 	list := s.listPipelines("lib")
 	if len(list) != 1 || !list[0].Tag || list[0].Ref != "v1.2.3" {

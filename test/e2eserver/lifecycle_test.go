@@ -30,9 +30,9 @@ long:
 		return j != nil && j.Status == "running" && strings.Contains(s.log(j.ID), "begin")
 	})
 	start := time.Now()
-	s.stop(syscall.SIGTERM)
+	s.Stop(syscall.SIGTERM)
 	t.Logf("the server stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
-	s.start()
+	s.Start()
 	p := s.pipeline(created.ID)
 	if p.Status != "canceled" || p.job("long").Status != "canceled" {
 		t.Fatalf("after a graceful shutdown: %s %+v", p.Status, p.Jobs)
@@ -78,11 +78,11 @@ call:
 	if strings.Contains(log, "gty_job_") {
 		t.Errorf("the job token appears in the log:\n%s", log)
 	}
-	if want := fmt.Sprintf("job %s/app/-/jobs/%d", s.url, j.ID); !strings.Contains(log, want) {
+	if want := fmt.Sprintf("job %s/app/-/jobs/%d", s.URL, j.ID); !strings.Contains(log, want) {
 		t.Errorf("log lacks %q:\n%s", want, log)
 	}
-	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/jobs/%d/artifacts?file=token.txt", s.url, j.ID), nil)
-	req.Header.Set("Authorization", "Bearer "+s.token)
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/jobs/%d/artifacts?file=token.txt", s.URL, j.ID), nil)
+	req.Header.Set("Authorization", "Bearer "+s.Token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

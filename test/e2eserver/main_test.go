@@ -1,7 +1,6 @@
 package e2eserver
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,188 +11,66 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/store/pgtest"
+	"github.com/gantry-ci/gantry/test/gantrytest"
 )
 
 // gantryBin is the binary built once by TestMain.
 var gantryBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "gantry-e2eserver-")
+	bin, cleanup, err := gantrytest.Build()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2eserver: create temp dir:", err)
-		return 1
+		fmt.Fprintln(os.Stderr, "e2eserver:", err)
+		os.Exit(1)
 	}
-	defer os.RemoveAll(dir)
-	gantryBin = filepath.Join(dir, "gantry")
-	build := exec.Command("go", "build", "-o", gantryBin, "./cmd/gantry")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2eserver: build gantry: %v\n%s", err, out)
-		return 1
-	}
-	defer pgtest.Stop()
-	return m.Run()
+	gantryBin = bin
+	code := m.Run()
+	pgtest.Stop()
+	cleanup()
+	os.Exit(code)
 }
 
-// server is a `gantry server` process.
-type server struct {
-	t     *testing.T
-	data  string
-	db    string
-	args  []string
-	cmd   *exec.Cmd
-	url   string
-	token string
-	out   *syncBuffer
-	done  chan struct{}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// server is a `gantry server` process with this package's API helpers.
+type server struct{ *gantrytest.Server }
 
 // startServer runs a server on a free port with its own data folder;
 // extra are more flags (--runners 0, --db …).
 func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
-	s := &server{t: t, data: filepath.Join(t.TempDir(), "data"), args: extra}
-	s.start()
-	t.Cleanup(func() { s.stop(syscall.SIGTERM) })
-	return s
-}
-
-func (s *server) start() {
-	t := s.t
-	t.Helper()
-	listen := "127.0.0.1:0"
-	if s.url != "" {
-		listen = strings.TrimPrefix(s.url, "http://") // a restart keeps its address
-	}
-	args := append([]string{"server", "--data", s.data, "--listen", listen}, s.args...)
-	s.cmd = exec.Command(gantryBin, args...)
-	s.out = &syncBuffer{}
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cmd.Stderr = s.out
-	s.cmd.Env = append(os.Environ(), "GANTRY_TOKEN=", "GANTRY_SERVER=")
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.done = make(chan struct{})
-	urlCh := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			s.out.Write([]byte(line + "\n"))
-			if u, ok := strings.CutPrefix(line, "Gantry server listening on "); ok {
-				urlCh <- u
-			}
-		}
-	}()
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	select {
-	case s.url = <-urlCh:
-	case <-s.done:
-		t.Fatalf("server exited at start:\n%s", s.out.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("server did not start:\n%s", s.out.String())
-	}
-	tok, err := os.ReadFile(filepath.Join(s.data, "admin-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.token = strings.TrimSpace(string(tok))
-	s.waitHealthy()
-}
-
-func (s *server) waitHealthy() {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(s.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	s.t.Fatalf("server never healthy:\n%s", s.out.String())
-}
-
-// stop signals the server's process group and waits for it.
-func (s *server) stop(sig syscall.Signal) {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, sig)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-	}
+	return &server{gantrytest.StartServer(t, gantryBin, extra...)}
 }
 
 // api calls the server with the admin token and decodes JSON into out;
 // it returns the status code.
 func (s *server) api(method, path string, body, out any) int {
-	s.t.Helper()
-	return s.apiAs(s.token, method, path, body, out)
+	s.T.Helper()
+	return s.apiAs(s.Token, method, path, body, out)
 }
 
 func (s *server) apiAs(token, method, path string, body, out any) int {
-	s.t.Helper()
+	s.T.Helper()
 	var rd io.Reader
 	if body != nil {
 		raw, _ := json.Marshal(body)
 		rd = bytes.NewReader(raw)
 	}
-	req, _ := http.NewRequest(method, s.url+path, rd)
+	req, _ := http.NewRequest(method, s.URL+path, rd)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
+		s.T.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
-			s.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
+			s.T.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
 		}
 	}
 	return resp.StatusCode
@@ -204,7 +81,7 @@ func (s *server) gantry(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, gantryBin, args...)
-	cmd.Env = append(os.Environ(), "GANTRY_SERVER="+s.url, "GANTRY_TOKEN="+s.token)
+	cmd.Env = append(os.Environ(), "GANTRY_SERVER="+s.URL, "GANTRY_TOKEN="+s.Token)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -245,17 +122,17 @@ func (p *pipelineJSON) job(name string) *jobJSON {
 }
 
 func (s *server) pipeline(id int64) pipelineJSON {
-	s.t.Helper()
+	s.T.Helper()
 	var p pipelineJSON
 	if code := s.api("GET", fmt.Sprintf("/api/v1/pipelines/%d", id), nil, &p); code != 200 {
-		s.t.Fatalf("get pipeline %d: %d", id, code)
+		s.T.Fatalf("get pipeline %d: %d", id, code)
 	}
 	return p
 }
 
 // waitPipeline polls until the pipeline has one of the statuses.
 func (s *server) waitPipeline(id int64, timeout time.Duration, statuses ...string) pipelineJSON {
-	s.t.Helper()
+	s.T.Helper()
 	deadline := time.Now().Add(timeout)
 	var p pipelineJSON
 	for time.Now().Before(deadline) {
@@ -267,13 +144,13 @@ func (s *server) waitPipeline(id int64, timeout time.Duration, statuses ...strin
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.t.Fatalf("pipeline %d is %s, want %v; jobs %+v\nserver log:\n%s", id, p.Status, statuses, p.Jobs, s.out.String())
+	s.T.Fatalf("pipeline %d is %s, want %v; jobs %+v\nserver log:\n%s", id, p.Status, statuses, p.Jobs, s.Out.String())
 	return p
 }
 
 // waitJob polls until cond holds for the pipeline.
 func (s *server) waitFor(id int64, timeout time.Duration, what string, cond func(p *pipelineJSON) bool) pipelineJSON {
-	s.t.Helper()
+	s.T.Helper()
 	deadline := time.Now().Add(timeout)
 	var p pipelineJSON
 	for time.Now().Before(deadline) {
@@ -283,17 +160,17 @@ func (s *server) waitFor(id int64, timeout time.Duration, what string, cond func
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.t.Fatalf("pipeline %d: waited for %s; now %s with jobs %+v\nserver log:\n%s", id, what, p.Status, p.Jobs, s.out.String())
+	s.T.Fatalf("pipeline %d: waited for %s; now %s with jobs %+v\nserver log:\n%s", id, what, p.Status, p.Jobs, s.Out.String())
 	return p
 }
 
 func (s *server) log(jobID int64) string {
-	s.t.Helper()
-	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/jobs/%d/log", s.url, jobID), nil)
-	req.Header.Set("Authorization", "Bearer "+s.token)
+	s.T.Helper()
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/jobs/%d/log", s.URL, jobID), nil)
+	req.Header.Set("Authorization", "Bearer "+s.Token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatal(err)
+		s.T.Fatal(err)
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
@@ -302,10 +179,10 @@ func (s *server) log(jobID int64) string {
 
 // listPipelines returns the project's pipelines, newest first.
 func (s *server) listPipelines(project string) []pipelineJSON {
-	s.t.Helper()
+	s.T.Helper()
 	var list []pipelineJSON
 	if code := s.api("GET", "/api/v1/projects/"+project+"/pipelines?limit=1000", nil, &list); code != 200 {
-		s.t.Fatalf("list pipelines: %d", code)
+		s.T.Fatalf("list pipelines: %d", code)
 	}
 	return list
 }
@@ -317,17 +194,17 @@ type projectJSON struct {
 
 // addProject registers repo as project name through the CLI.
 func (s *server) addProject(name, repo string) projectJSON {
-	s.t.Helper()
+	s.T.Helper()
 	if out, err := s.gantry("project", "add", name, "--repo", repo); err != nil {
-		s.t.Fatalf("project add: %v\n%s", err, out)
+		s.T.Fatalf("project add: %v\n%s", err, out)
 	}
 	out, err := s.gantry("project", "show", name, "--json")
 	if err != nil {
-		s.t.Fatalf("project show: %v\n%s", err, out)
+		s.T.Fatalf("project show: %v\n%s", err, out)
 	}
 	var p projectJSON
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
-		s.t.Fatalf("project show --json: %v\n%s", err, out)
+		s.T.Fatalf("project show --json: %v\n%s", err, out)
 	}
 	return p
 }

@@ -2,10 +2,12 @@ package e2eserver
 
 import (
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/store/pgtest"
+	"github.com/gantry-ci/gantry/test/gantrytest"
 )
 
 // Two servers on one PostgreSQL database and one shared data folder run
@@ -13,9 +15,9 @@ import (
 func TestTwoServersOnPostgreSQLRunEachJobOnce(t *testing.T) {
 	dsn := pgtest.Start(t)
 	a := startServer(t, "--db", dsn, "--runners", "1")
-	b := &server{t: t, data: a.data, args: a.args}
-	b.start()
-	t.Cleanup(func() { b.stop(15) })
+	b := &server{&gantrytest.Server{T: t, Bin: gantryBin, Data: a.Data, Args: a.Args}}
+	b.Start()
+	t.Cleanup(func() { b.Stop(syscall.SIGTERM) })
 
 	r := newRepo(t, map[string]string{".gitlab-ci.yml": twoStages})
 	a.addProject("app", r.dir)

@@ -9,39 +9,41 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gantry-ci/gantry/test/gantrytest"
 )
 
 // runnerProc is a `gantry runner` process.
 type runnerProc struct {
 	id  int64
 	cmd *exec.Cmd
-	out *syncBuffer
+	out *gantrytest.SyncBuffer
 }
 
 // startRunner registers a runner with the server and starts it.
 func (s *server) startRunner(name string) *runnerProc {
-	s.t.Helper()
+	s.T.Helper()
 	out, err := s.gantry("runner", "create", name, "--json")
 	if err != nil {
-		s.t.Fatalf("runner create: %v\n%s", err, out)
+		s.T.Fatalf("runner create: %v\n%s", err, out)
 	}
 	var reg struct {
 		ID    int64  `json:"id"`
 		Token string `json:"token"`
 	}
 	if err := json.Unmarshal([]byte(out), &reg); err != nil || reg.Token == "" {
-		s.t.Fatalf("runner create --json: %v\n%s", err, out)
+		s.T.Fatalf("runner create --json: %v\n%s", err, out)
 	}
-	rp := &runnerProc{id: reg.ID, out: &syncBuffer{}}
-	rp.cmd = exec.Command(gantryBin, "runner", "--server", s.url, "--token", reg.Token,
-		"--dir", filepath.Join(s.t.TempDir(), name), "--concurrency", "1")
+	rp := &runnerProc{id: reg.ID, out: &gantrytest.SyncBuffer{}}
+	rp.cmd = exec.Command(gantryBin, "runner", "--server", s.URL, "--token", reg.Token,
+		"--dir", filepath.Join(s.T.TempDir(), name), "--concurrency", "1")
 	rp.cmd.Stdout, rp.cmd.Stderr = rp.out, rp.out
 	rp.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	rp.cmd.Env = os.Environ()
 	if err := rp.cmd.Start(); err != nil {
-		s.t.Fatal(err)
+		s.T.Fatal(err)
 	}
-	s.t.Cleanup(func() { rp.kill(syscall.SIGTERM) })
+	s.T.Cleanup(func() { rp.kill(syscall.SIGTERM) })
 	return rp
 }
 
@@ -127,8 +129,8 @@ third:
 		return j != nil && j.Status == "running" && j.LogSize > 50
 	})
 	firstLog := s.log(before.job("first").ID)
-	s.stop(syscall.SIGKILL)
-	s.start()
+	s.Stop(syscall.SIGKILL)
+	s.Start()
 
 	p := s.waitPipeline(created.ID, 120*time.Second, "success", "failed", "canceled")
 	for _, j := range p.Jobs {

@@ -62,7 +62,7 @@ const secretValue = "s3cr3t-deploy-key-42"
 // server; the steps build on each other.
 func TestWebUI(t *testing.T) {
 	s := startServer(t, "--runners", "3")
-	b := newBrowser(t, s.url)
+	b := newBrowser(t, s.URL)
 	repo := newRepo(t, map[string]string{".gitlab-ci.yml": shopPipeline})
 	if code := s.api("POST", "/api/v1/projects", map[string]any{"name": "shop", "repo": repo}, nil); code != 201 {
 		t.Fatalf("create project: %d", code)
@@ -75,7 +75,7 @@ func TestWebUI(t *testing.T) {
 
 	// Sign in with the admin token.
 	b.do("sign in",
-		chromedp.SendKeys(chromedp.ID("token"), s.token),
+		chromedp.SendKeys(chromedp.ID("token"), s.Token),
 		chromedp.Submit(chromedp.ID("token")),
 	)
 	b.wait("the projects page", `location.pathname === "/" && document.body.innerText.includes("shop")`, 20*time.Second)
