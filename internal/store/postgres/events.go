@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gantry-ci/gantry/internal/store"
+	"github.com/gantry-ci/gantry/internal/store/sqlcol"
 )
 
 // AppendEvent stores e, setting e.ID and, when zero, e.CreatedAt. The
@@ -56,7 +57,7 @@ func (db *DB) EventsAfter(ctx context.Context, after int64, f store.EventFilter,
 	}
 	es, err := list(ctx, db.pool, func(s scanner) (*store.Event, error) {
 		e := &store.Event{}
-		return e, s.Scan(&e.ID, &e.ProjectID, &e.PipelineID, &e.JobID, &e.Type, jsonCol{&e.Data}, timeCol{&e.CreatedAt})
+		return e, s.Scan(&e.ID, &e.ProjectID, &e.PipelineID, &e.JobID, &e.Type, sqlcol.JSON{M: &e.Data}, timeCol{&e.CreatedAt})
 	}, `SELECT id, project_id, pipeline_id, job_id, type, data, created_at FROM events
 		WHERE `+strings.Join(conds, " AND ")+fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args)+1), append(args, limit)...)
 	if err != nil {

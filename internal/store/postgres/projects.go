@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/gantry-ci/gantry/internal/store"
+	"github.com/gantry-ci/gantry/internal/store/sqlcol"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -13,7 +14,7 @@ const projectCols = `id, name, repo_url, default_branch, webhook_secret, public,
 func scanProject(s scanner) (*store.Project, error) {
 	p := &store.Project{}
 	err := s.Scan(&p.ID, &p.Name, &p.RepoURL, &p.DefaultBranch, &p.WebhookSecret, &p.Public,
-		durCol{&p.PollInterval}, timeCol{&p.CreatedAt})
+		sqlcol.Duration{D: &p.PollInterval}, timeCol{&p.CreatedAt})
 	return p, err
 }
 

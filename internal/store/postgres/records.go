@@ -7,11 +7,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gantry-ci/gantry/internal/store"
+	"github.com/gantry-ci/gantry/internal/store/sqlcol"
 )
 
 func scanRecord(s scanner) (*store.Record, error) {
 	r := &store.Record{}
-	err := s.Scan(&r.Kind, &r.Key, &r.Version, jsonCol{&r.Data}, timeCol{&r.UpdatedAt})
+	err := s.Scan(&r.Kind, &r.Key, &r.Version, sqlcol.JSON{M: &r.Data}, timeCol{&r.UpdatedAt})
 	return r, err
 }
 

@@ -5,13 +5,14 @@ import (
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/store"
+	"github.com/gantry-ci/gantry/internal/store/sqlcol"
 )
 
 const runnerCols = `id, name, token_hash, tags, run_untagged, concurrency, last_seen, created_at`
 
 func scanRunner(s scanner) (*store.Runner, error) {
 	r := &store.Runner{}
-	err := s.Scan(&r.ID, &r.Name, &r.TokenHash, tagsCol{&r.Tags}, &r.RunUntagged, &r.Concurrency,
+	err := s.Scan(&r.ID, &r.Name, &r.TokenHash, sqlcol.Tags{Tags: &r.Tags}, &r.RunUntagged, &r.Concurrency,
 		timeCol{&r.LastSeen}, timeCol{&r.CreatedAt})
 	return r, err
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/store"
+	"github.com/gantry-ci/gantry/internal/store/sqlcol"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -13,7 +14,7 @@ const scheduleCols = `id, project_id, description, cron, ref, variables, active,
 
 func scanSchedule(s scanner) (*store.Schedule, error) {
 	sc := &store.Schedule{}
-	err := s.Scan(&sc.ID, &sc.ProjectID, &sc.Description, &sc.Cron, &sc.Ref, jsonCol{&sc.Variables}, &sc.Active,
+	err := s.Scan(&sc.ID, &sc.ProjectID, &sc.Description, &sc.Cron, &sc.Ref, sqlcol.JSON{M: &sc.Variables}, &sc.Active,
 		timeCol{&sc.NextRun}, timeCol{&sc.LastRun}, timeCol{&sc.CreatedAt})
 	return sc, err
 }

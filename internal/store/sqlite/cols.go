@@ -63,58 +63,5 @@ func (c timeCol) Scan(v any) error {
 	return nil
 }
 
-type jsonCol struct{ m *json.RawMessage }
-
-func (c jsonCol) Scan(v any) error {
-	switch x := v.(type) {
-	case nil:
-		*c.m = nil
-	case string:
-		*c.m = json.RawMessage(x)
-	case []byte:
-		*c.m = append(json.RawMessage(nil), x...)
-	default:
-		return fmt.Errorf("JSON column holds %T", v)
-	}
-	return nil
-}
-
-type tagsCol struct{ tags *[]string }
-
-func (c tagsCol) Scan(v any) error {
-	var b []byte
-	switch x := v.(type) {
-	case nil:
-		*c.tags = nil
-		return nil
-	case string:
-		b = []byte(x)
-	case []byte:
-		b = x
-	default:
-		return fmt.Errorf("tags column holds %T", v)
-	}
-	var tags []string
-	if err := json.Unmarshal(b, &tags); err != nil {
-		return fmt.Errorf("tags column: %w", err)
-	}
-	if len(tags) == 0 {
-		tags = nil
-	}
-	*c.tags = tags
-	return nil
-}
-
-type durCol struct{ d *time.Duration }
-
-func (c durCol) Scan(v any) error {
-	x, ok := v.(int64)
-	if !ok {
-		return fmt.Errorf("duration column holds %T", v)
-	}
-	*c.d = time.Duration(x)
-	return nil
-}
-
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gantry-ci/gantry/internal/store"
+	"github.com/gantry-ci/gantry/internal/store/sqlcol"
 )
 
 // AppendEvent stores e, setting e.ID and, when zero, e.CreatedAt. IDs
@@ -44,7 +45,7 @@ func (db *DB) EventsAfter(ctx context.Context, after int64, f store.EventFilter,
 	}
 	es, err := list(ctx, db.r, func(s scanner) (*store.Event, error) {
 		e := &store.Event{}
-		return e, s.Scan(&e.ID, &e.ProjectID, &e.PipelineID, &e.JobID, &e.Type, jsonCol{&e.Data}, timeCol{&e.CreatedAt})
+		return e, s.Scan(&e.ID, &e.ProjectID, &e.PipelineID, &e.JobID, &e.Type, sqlcol.JSON{M: &e.Data}, timeCol{&e.CreatedAt})
 	}, `SELECT id, project_id, pipeline_id, job_id, type, data, created_at FROM events
 		WHERE `+strings.Join(conds, " AND ")+` ORDER BY id LIMIT ?`, append(args, limit)...)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/store"
+	"github.com/gantry-ci/gantry/internal/store/sqlcol"
 )
 
 const pipelineCols = `id, project_id, ref, tag, sha, before_sha, source, status, message, author, delivery_id,
@@ -17,7 +18,7 @@ const pipelineCols = `id, project_id, ref, tag, sha, before_sha, source, status,
 func scanPipeline(s scanner) (*store.Pipeline, error) {
 	p := &store.Pipeline{}
 	err := s.Scan(&p.ID, &p.ProjectID, &p.Ref, &p.Tag, &p.SHA, &p.BeforeSHA, &p.Source, &p.Status, &p.Message,
-		&p.Author, &p.DeliveryID, jsonCol{&p.Variables}, jsonCol{&p.Trigger}, &p.Error,
+		&p.Author, &p.DeliveryID, sqlcol.JSON{M: &p.Variables}, sqlcol.JSON{M: &p.Trigger}, &p.Error,
 		timeCol{&p.CreatedAt}, timeCol{&p.StartedAt}, timeCol{&p.FinishedAt})
 	return p, err
 }
@@ -30,8 +31,8 @@ const jobCols = `id, pipeline_id, project_id, name, stage, attempt, status, when
 func scanJob(s scanner) (*store.Job, error) {
 	j := &store.Job{}
 	err := s.Scan(&j.ID, &j.PipelineID, &j.ProjectID, &j.Name, &j.Stage, &j.Attempt, &j.Status, &j.When,
-		&j.AllowFailure, tagsCol{&j.Tags}, &j.Retried, &j.Played, &j.PlayedBy, &j.CancelRequested,
-		&j.RunnerID, timeCol{&j.LeaseUntil}, &j.RunnerLosses, jsonCol{&j.Payload}, jsonCol{&j.Result},
+		&j.AllowFailure, sqlcol.Tags{Tags: &j.Tags}, &j.Retried, &j.Played, &j.PlayedBy, &j.CancelRequested,
+		&j.RunnerID, timeCol{&j.LeaseUntil}, &j.RunnerLosses, sqlcol.JSON{M: &j.Payload}, sqlcol.JSON{M: &j.Result},
 		&j.ExitCode, &j.FailureReason, &j.Reason, &j.Coverage, &j.LogSize, &j.ArtifactsSize,
 		timeCol{&j.ArtifactsExpireAt}, timeCol{&j.CreatedAt}, timeCol{&j.QueuedAt}, timeCol{&j.StartedAt},
 		timeCol{&j.FinishedAt})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/gantry-ci/gantry/internal/store"
+	"github.com/gantry-ci/gantry/internal/store/sqlcol"
 )
 
 const projectCols = `id, name, repo_url, default_branch, webhook_secret, public, poll_interval, created_at`
@@ -14,7 +15,7 @@ const projectCols = `id, name, repo_url, default_branch, webhook_secret, public,
 func scanProject(s scanner) (*store.Project, error) {
 	p := &store.Project{}
 	err := s.Scan(&p.ID, &p.Name, &p.RepoURL, &p.DefaultBranch, &p.WebhookSecret, &p.Public,
-		durCol{&p.PollInterval}, timeCol{&p.CreatedAt})
+		sqlcol.Duration{D: &p.PollInterval}, timeCol{&p.CreatedAt})
 	return p, err
 }
 

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/store"
+	"github.com/gantry-ci/gantry/internal/store/sqlcol"
 )
 
 const scheduleCols = `id, project_id, description, cron, ref, variables, active, next_run, last_run, created_at`
 
 func scanSchedule(s scanner) (*store.Schedule, error) {
 	sc := &store.Schedule{}
-	err := s.Scan(&sc.ID, &sc.ProjectID, &sc.Description, &sc.Cron, &sc.Ref, jsonCol{&sc.Variables}, &sc.Active,
+	err := s.Scan(&sc.ID, &sc.ProjectID, &sc.Description, &sc.Cron, &sc.Ref, sqlcol.JSON{M: &sc.Variables}, &sc.Active,
 		timeCol{&sc.NextRun}, timeCol{&sc.LastRun}, timeCol{&sc.CreatedAt})
 	return sc, err
 }
