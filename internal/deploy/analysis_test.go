@@ -219,6 +219,15 @@ func TestGuardrailAbortsFailingCanary(t *testing.T) {
 	if !found {
 		t.Errorf("no Aborted event naming error_rate: %s", describe(st))
 	}
+	var trip *deploy.Measurement
+	for _, m := range h.analysisOf(k).Measurements {
+		if m.Run == "guardrails" {
+			trip = &m
+		}
+	}
+	if trip == nil || trip.Metric != "error_rate" || trip.Value <= 0.05 || trip.Samples < 20 || trip.Condition != "error_rate > 0.05 over 2s" {
+		t.Errorf("the guardrail's measurement %+v does not carry the value, requests and rule", trip)
+	}
 
 	h.deploy(spec, "production", "v3", nil)
 	h.waitStatus(k, "v3 paused at 20%", func(s *deploy.Status) bool {
@@ -244,6 +253,7 @@ func TestSlowCanaryFailsLatencyAnalysis(t *testing.T) {
           initialDelay: 500ms
           successCondition: result < 0.15
           failureLimit: 0
+          inconclusiveLimit: 4  # a loaded machine may measure before a slow canary's first answer
 `)
 	h.deploy(spec, "production", "v1", nil)
 	st := h.waitHealthy(k, 1)

@@ -388,8 +388,8 @@ func (an *analyzer) syncGuardLocked(rec *rolloutRecord, sp *spec.Spec, env *spec
 	if len(rules) == 0 {
 		return
 	}
-	g, err := analysis.NewGuard(p.Proxy(), strconv.FormatInt(canary, 10), rules, func(reason string) {
-		an.trip(canary, reason)
+	g, err := analysis.NewGuard(p.Proxy(), strconv.FormatInt(canary, 10), rules, func(t analysis.Trip) {
+		an.trip(canary, t)
 	})
 	if err != nil {
 		an.r.c.log.Error("guardrails", "rollout", an.r.key, "err", err)
@@ -405,7 +405,8 @@ func (an *analyzer) syncGuardLocked(rec *rolloutRecord, sp *spec.Spec, env *spec
 
 // trip cuts the canary's traffic at once, before the loop has decided
 // the abort, records why and wakes the loop.
-func (an *analyzer) trip(rev int64, reason string) {
+func (an *analyzer) trip(rev int64, t analysis.Trip) {
+	reason := t.Reason
 	an.routeMu.Lock()
 	an.mu.Lock()
 	an.tripped, an.tripReason = rev, reason
@@ -423,7 +424,8 @@ func (an *analyzer) trip(rev int64, reason string) {
 	now := time.Now()
 	an.mu.Lock()
 	an.rec.addMeasurement(Measurement{Run: RunGuardrails, Revision: rev, Record: analysis.Record{
-		Metric: RunGuardrails, Time: now, Phase: analysis.PhaseFailed, Message: reason, Samples: -1}})
+		Metric: t.Metric, Time: now, Value: analysis.Number(t.Value), Samples: t.Requests, Condition: t.Condition,
+		Phase: analysis.PhaseFailed, Message: reason}})
 	an.rec.Verdict = &AnalysisVerdict{Run: RunGuardrails, Revision: rev, Phase: analysis.PhaseFailed, Reason: reason, Time: now}
 	an.saveLocked()
 	an.mu.Unlock()

@@ -25,13 +25,24 @@ type Guard struct {
 	feed   Feed
 	canary string
 	rules  []Rule // sorted by window, so rules sharing one read it once
-	onTrip func(reason string)
+	onTrip func(Trip)
 	once   sync.Once
 }
 
+// Trip is a guardrail's breach: the rule's metric, the canary's value and
+// the requests it rests on, and the sentence that explains it.
+type Trip struct {
+	Reason   string
+	Metric   string
+	Value    float64
+	Requests int64
+	// Condition is the rule as written, e.g. "error_rate > 0.05 over 2s".
+	Condition string
+}
+
 // NewGuard prepares a guard over canary's figures; onTrip is called once,
-// with the reason, at the first breach (the controller aborts there).
-func NewGuard(feed Feed, canary string, rules []Rule, onTrip func(reason string)) (*Guard, error) {
+// with the breach, at the first one (the controller aborts there).
+func NewGuard(feed Feed, canary string, rules []Rule, onTrip func(Trip)) (*Guard, error) {
 	if feed == nil {
 		return nil, errors.New("new guard: no proxy to watch")
 	}
@@ -52,6 +63,11 @@ func NewGuard(feed Feed, canary string, rules []Rule, onTrip func(reason string)
 // first breach. Rules with a common window share one read of the figures,
 // and nothing is allocated unless a rule trips.
 func (g *Guard) Check() (reason string, tripped bool) {
+	t, tripped := g.check()
+	return t.Reason, tripped
+}
+
+func (g *Guard) check() (Trip, bool) {
 	var (
 		s    proxy.Stats
 		read = time.Duration(-1)
@@ -66,10 +82,13 @@ func (g *Guard) Check() (reason string, tripped bool) {
 		}
 		v, _ := builtinValue(s, r.Metric)
 		if r.breached(v) {
-			return g.reason(r, v, s), true
+			return Trip{
+				Reason: g.reason(r, v, s), Metric: r.Metric, Value: v, Requests: s.Requests,
+				Condition: fmt.Sprintf("%s %s %s over %s", r.Metric, r.Op, formatValue(r.Threshold), r.Window),
+			}, true
 		}
 	}
-	return "", false
+	return Trip{}, false
 }
 
 func (g *Guard) reason(r *Rule, v float64, s proxy.Stats) string {
@@ -89,13 +108,13 @@ func (g *Guard) Run(ctx context.Context) (string, bool) {
 	sig, cancel := g.feed.Subscribe()
 	defer cancel()
 	for {
-		if reason, tripped := g.Check(); tripped {
+		if t, tripped := g.check(); tripped {
 			g.once.Do(func() {
 				if g.onTrip != nil {
-					g.onTrip(reason)
+					g.onTrip(t)
 				}
 			})
-			return reason, true
+			return t.Reason, true
 		}
 		select {
 		case <-ctx.Done():

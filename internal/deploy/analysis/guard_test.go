@@ -14,12 +14,14 @@ import (
 type trips struct {
 	mu      sync.Mutex
 	reasons []string
+	last    Trip
 	n       atomic.Int64
 }
 
-func (tr *trips) onTrip(reason string) {
+func (tr *trips) onTrip(trip Trip) {
 	tr.mu.Lock()
-	tr.reasons = append(tr.reasons, reason)
+	tr.last = trip
+	tr.reasons = append(tr.reasons, trip.Reason)
 	tr.mu.Unlock()
 	tr.n.Add(1)
 }
@@ -62,6 +64,9 @@ func TestGuardTripsOnBurstOf500s(t *testing.T) {
 	}
 	if !out.tripped || tr.n.Load() != 1 || tr.reasons[0] != out.reason {
 		t.Fatalf("outcome %+v, onTrip calls %v", out, tr.reasons)
+	}
+	if l := tr.last; l.Metric != BuiltinErrorRate || l.Value <= 0.05 || l.Requests < 20 || l.Condition != "error_rate > 0.05 over 2s" {
+		t.Errorf("the trip does not carry its figures: %+v", l)
 	}
 	for _, want := range []string{"guardrail error_rate > 0.05 over 2s", `canary "r2"`, "5xx"} {
 		if !strings.Contains(out.reason, want) {
@@ -122,7 +127,7 @@ func TestGuardStopsWithContext(t *testing.T) {
 	stable, canary := startReplica(t), startReplica(t)
 	p, _ := startProxy(t, stable, canary, 100, 0)
 	for _, rules := range [][]Rule{DefaultGuardrails(), nil} {
-		g, err := NewGuard(p, "r2", rules, func(string) { t.Error("tripped without traffic") })
+		g, err := NewGuard(p, "r2", rules, func(Trip) { t.Error("tripped without traffic") })
 		if err != nil {
 			t.Fatal(err)
 		}
