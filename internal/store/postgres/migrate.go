@@ -4,62 +4,24 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 	"slices"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gantry-ci/gantry/internal/store/migration"
 )
 
-// migrations are the schema's steps, NNNN_name.sql, applied in order;
-// a released file is never edited, a change is a new file.
+// migrations are the schema's steps (see internal/store/migration).
 //
 //go:embed migrations/*.sql
 var migrations embed.FS
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations reads the embedded steps in version order.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, n := range names {
-		base := strings.TrimPrefix(n, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", base)
-		}
-		b, err := migrations.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
-}
 
 // migrate applies the steps the database lacks in one transaction that
 // first takes an advisory lock, so servers starting at once migrate once
 // and a failed step leaves the schema as it was.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := loadMigrations()
+	ms, err := migration.Load(migrations, "migrations")
 	if err != nil {
 		return err
 	}
@@ -82,16 +44,16 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			return err
 		}
 		for _, m := range ms {
-			if slices.Contains(applied, int32(m.version)) {
+			if slices.Contains(applied, int32(m.Version)) {
 				continue
 			}
 			// No arguments: the simple protocol runs the file's statements.
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("%s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("%s: %w", m.Name, err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())`,
-				m.version, m.name); err != nil {
-				return fmt.Errorf("%s: %w", m.name, err)
+				m.Version, m.Name); err != nil {
+				return fmt.Errorf("%s: %w", m.Name, err)
 			}
 		}
 		return nil
